@@ -1,0 +1,45 @@
+"""Import-time checks of the packages mmseg_baclip is tested with."""
+from importlib import metadata
+
+from packaging.version import Version
+
+# package distribution name -> (minimum inclusive, maximum exclusive or None, import name)
+SUPPORTED = {
+    'torch': ('2.4.0', None),
+    'mmengine': ('0.10.0', '1.0.0'),
+    'mmcv-lite|mmcv': ('2.0.0rc4', '2.2.0'),
+    'mmsegmentation': ('1.2.0', '2.0.0'),
+    'open_clip_torch': ('2.24.0', '4.0.0'),
+    'segment-anything|segment_anything': ('1.0', None),
+    'pysodmetrics': ('1.4.0', None),
+}
+
+_INSTALL_HINT = ('Install the tested stack with `pip install -r requirements/lock.txt` from the '
+                 'mmseg_baclip repository (see README.md, "Set up").')
+
+
+def _installed_version(names: str):
+    for name in names.split('|'):
+        try:
+            return name, metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return names.split('|')[0], None
+
+
+def check_versions() -> None:
+    """Raise an ImportError naming every missing or unsupported package."""
+    problems = []
+    for names, (low, high) in SUPPORTED.items():
+        name, found = _installed_version(names)
+        if found is None:
+            problems.append(f'{name} is not installed (need >={low}' +
+                            (f',<{high}' if high else '') + ')')
+            continue
+        version = Version(found)
+        if version < Version(low) or (high is not None and version >= Version(high)):
+            problems.append(f'{name}=={found} is installed, but mmseg_baclip needs >={low}' +
+                            (f',<{high}' if high else ''))
+    if problems:
+        raise ImportError('mmseg_baclip cannot run with this environment:\n  - ' +
+                          '\n  - '.join(problems) + '\n' + _INSTALL_HINT)
