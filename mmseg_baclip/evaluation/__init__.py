@@ -1,0 +1,19 @@
+"""Class-aware OVCOS evaluation: per-image measures, the mmengine metric and folder evaluation."""
+from .folder_eval import (GTSample, MissingPredictionsError, PredictionNameError,
+                          PredictionTask, evaluate_predictions, evaluate_task, evaluate_tasks,
+                          load_test_samples, match_predictions)
+from .ovcos_measures import (CURVE_KEYS, OFFICIAL_KEYS, PAPER_KEYS, SCALAR_KEYS, CountEmeasure,
+                             aggregate_measures, binarize_gt, compute_image_measures,
+                             image_measures, paper_metrics, probability_to_uint8,
+                             wrong_class_measures)
+from .ovcos_metric import OVCOSMetric
+from .ovcos_summary import flatten_summary, summarize
+
+__all__ = [
+    'OVCOSMetric', 'CountEmeasure', 'compute_image_measures', 'image_measures',
+    'wrong_class_measures', 'aggregate_measures', 'paper_metrics', 'probability_to_uint8',
+    'binarize_gt', 'summarize', 'flatten_summary', 'evaluate_predictions', 'evaluate_tasks',
+    'evaluate_task', 'load_test_samples', 'match_predictions', 'GTSample', 'PredictionTask',
+    'PredictionNameError', 'MissingPredictionsError', 'OFFICIAL_KEYS', 'PAPER_KEYS',
+    'SCALAR_KEYS', 'CURVE_KEYS'
+]

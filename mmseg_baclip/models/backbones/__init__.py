@@ -1,0 +1,3 @@
+from .openclip_convnext import OpenCLIPConvNeXt
+
+__all__ = ['OpenCLIPConvNeXt']

@@ -1,0 +1,3 @@
+from .wbce_dice_loss import WeightedBCEDiceLoss
+
+__all__ = ['WeightedBCEDiceLoss']

@@ -1,0 +1,3 @@
+from .baclip import BaCLIP
+
+__all__ = ['BaCLIP']

@@ -1,0 +1,22 @@
+# BaCLIP's schedule: AdamW, lr 3e-5, batch 4, 30 epochs, cosine annealing; CLIP frozen.
+# Weight decay and warm-up are not given by the paper: 5e-4 and none, as OVCoser [inferred].
+optim_wrapper = dict(
+    type='OptimWrapper',
+    constructor='TrainableOnlyOptimWrapperConstructor',  # frozen CLIP/SAM-PE stay out
+    optimizer=dict(type='AdamW', lr=3e-5, betas=(0.9, 0.999), weight_decay=5e-4))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=30, eta_min=0.0, by_epoch=True, begin=0, end=30,
+         convert_to_iter_based=True)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30, val_interval=5)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2,
+                    save_best='cIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
+randomness = dict(seed=112358)

@@ -1,0 +1,327 @@
+"""Reading and checking the files of the official OVCamo layout (spec section 1.3).
+
+Shared by :class:`~mmseg_baclip.datasets.OVCamoDataset` (which checks its split at
+construction) and ``tools/dataset_converters/check_ovcamo.py`` (which reports on a whole tree),
+so both apply exactly the same rules.
+
+Layout::
+
+    <data_root>/
+      train/image/<unique_id><ext(image)>     train/mask/<unique_id><ext(mask)>
+      test/image/<unique_id><ext(image)>      test/mask/<unique_id><ext(mask)>
+      jsonfile/class_info.json                [{"name": str, "split": "train"|"test"}, ...]
+      jsonfile/sample_info.json               [{"unique_id", "base_class", "image", "mask"}, ...]
+
+Only the extensions of a sample's ``image`` and ``mask`` fields are used. A sample's split is the
+split of its ``base_class``.
+"""
+import io
+import json
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import mmengine.fileio as fileio
+import numpy as np
+from PIL import Image
+
+SPLITS = ('train', 'test')
+CLASS_INFO_KEYS = ('name', 'split')
+SAMPLE_INFO_KEYS = ('unique_id', 'base_class', 'image', 'mask')
+#: Accepted values of ``verify_files``: how deeply a file is checked.
+VERIFY_MODES = ('none', 'header', 'decode')
+
+
+class OVCamoDataError(ValueError):
+    """Bad OVCamo annotation files or samples.
+
+    Args:
+        message (str): The full, human-readable report.
+        problems (Sequence[str]): One line per problem (entry, sample or file), so that tools and
+            tests can inspect them.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def normalize_verify_mode(verify: Union[bool, str]) -> str:
+    """Map the ``verify_files`` argument to one of :data:`VERIFY_MODES`.
+
+    Args:
+        verify (bool | str): ``True`` = ``'header'`` (open the file and check its header and
+            structure with PIL, cheap), ``False`` = ``'none'`` (existence only), or
+            ``'decode'`` (decode every pixel with OpenCV, slow but catches truncated files).
+
+    Returns:
+        str: One of ``'none'``, ``'header'``, ``'decode'``.
+    """
+    if verify is True:
+        return 'header'
+    if verify is False or verify is None:
+        return 'none'
+    if verify not in VERIFY_MODES:
+        raise ValueError(f'verify_files must be True, False or one of {VERIFY_MODES}, '
+                         f'got {verify!r}')
+    return verify
+
+
+def _load_json_list(path: str, what: str, required_keys: Sequence[str], hint: str,
+                    backend_args: Optional[dict] = None) -> List[dict]:
+    """Load a JSON file that must hold a list of dicts with string values for ``required_keys``.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        OVCamoDataError: If it is not valid JSON, not a list, or has malformed entries (all of
+            them are listed).
+    """
+    if not fileio.exists(path, backend_args=backend_args):
+        raise FileNotFoundError(f'OVCamo {what} not found: {path}. {hint}')
+    try:
+        data = json.loads(fileio.get_text(path, backend_args=backend_args))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise OVCamoDataError(f'OVCamo {what} {path} is not valid JSON ({e}). Re-download it '
+                              'from the dataset release (dataset-v1.1).') from e
+    if not isinstance(data, list):
+        raise OVCamoDataError(f'OVCamo {what} {path} must hold a JSON list of objects, got a '
+                              f'{type(data).__name__}.')
+    problems = []
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            problems.append(f'entry #{i}: expected an object, got {type(entry).__name__}')
+            continue
+        missing = [k for k in required_keys if k not in entry]
+        wrong = [k for k in required_keys if k in entry and not isinstance(entry[k], str)]
+        if missing:
+            problems.append(f'entry #{i} {_short(entry)}: missing key(s) {missing}')
+        if wrong:
+            problems.append(f'entry #{i} {_short(entry)}: key(s) {wrong} must be strings')
+    if problems:
+        raise OVCamoDataError(
+            f'OVCamo {what} {path} has {len(problems)} malformed entr'
+            f'{"y" if len(problems) == 1 else "ies"} (each needs string keys '
+            f'{list(required_keys)}):\n' + '\n'.join(f'  - {p}' for p in problems), problems)
+    return data
+
+
+def _short(entry: dict, limit: int = 80) -> str:
+    text = json.dumps(entry, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def load_class_info(path: str, backend_args: Optional[dict] = None) -> List[dict]:
+    """Read and validate ``class_info.json``.
+
+    Args:
+        path (str): Path of the file.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        list[dict]: The entries, each with string ``name`` and ``split`` in :data:`SPLITS`.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        OVCamoDataError: If the JSON is malformed, a split is not 'train'/'test' or a name is
+            listed twice.
+    """
+    data = _load_json_list(
+        path, 'class_info.json', CLASS_INFO_KEYS,
+        'Put the official file at <data_root>/jsonfile/class_info.json or pass '
+        'class_info_file=<path> (relative paths are joined to data_root).', backend_args)
+    problems, seen = [], {}
+    for i, entry in enumerate(data):
+        if entry['split'] not in SPLITS:
+            problems.append(f'entry #{i} {_short(entry)}: split must be one of {SPLITS}')
+        if entry['name'] in seen:
+            problems.append(f'entry #{i}: class {entry["name"]!r} already listed as entry '
+                            f'#{seen[entry["name"]]}')
+        seen.setdefault(entry['name'], i)
+    if problems:
+        raise OVCamoDataError(
+            f'OVCamo class_info.json {path} is malformed:\n' +
+            '\n'.join(f'  - {p}' for p in problems), problems)
+    return data
+
+
+def load_sample_info(path: str, backend_args: Optional[dict] = None) -> List[dict]:
+    """Read and validate ``sample_info.json``.
+
+    Args:
+        path (str): Path of the file.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        list[dict]: The entries, each with string ``unique_id``, ``base_class``, ``image`` and
+        ``mask``; ``image`` and ``mask`` have a file extension.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        OVCamoDataError: If the JSON or an entry is malformed (all bad entries are listed).
+    """
+    data = _load_json_list(
+        path, 'sample_info.json', SAMPLE_INFO_KEYS,
+        'Put the official file at <data_root>/jsonfile/sample_info.json or pass '
+        'sample_info_file=<path> (relative paths are joined to data_root).', backend_args)
+    problems = []
+    for i, entry in enumerate(data):
+        for key in ('image', 'mask'):
+            if not osp.splitext(entry[key])[1]:
+                problems.append(f'entry #{i} {_short(entry)}: {key!r} has no file extension '
+                                '(only its extension is used, e.g. ".jpg" / ".png")')
+        if not entry['unique_id'] or '/' in entry['unique_id']:
+            problems.append(f'entry #{i} {_short(entry)}: unique_id must be a non-empty file '
+                            'stem without "/"')
+    if problems:
+        raise OVCamoDataError(
+            f'OVCamo sample_info.json {path} has {len(problems)} malformed entr'
+            f'{"y" if len(problems) == 1 else "ies"}:\n' +
+            '\n'.join(f'  - {p}' for p in problems), problems)
+    return data
+
+
+def split_vocabulary(class_info: Sequence[dict], split: str) -> Tuple[str, ...]:
+    """The class names of one split, in ``class_info.json`` order.
+
+    Args:
+        class_info (Sequence[dict]): Entries from :func:`load_class_info`.
+        split (str): ``'train'`` or ``'test'``.
+
+    Returns:
+        tuple[str, ...]: The names (14 for train and 61 for test in OVCamo).
+    """
+    return tuple(c['name'] for c in class_info if c['split'] == split)
+
+
+def sample_paths(entry: dict, img_dir: str, mask_dir: str) -> Tuple[str, str]:
+    """The image and mask paths of a ``sample_info.json`` entry.
+
+    ``<img_dir>/<unique_id><ext(image)>`` and ``<mask_dir>/<unique_id><ext(mask)>``, as OVCoser
+    builds them.
+
+    Args:
+        entry (dict): A validated ``sample_info.json`` entry.
+        img_dir (str): Image folder of the entry's split.
+        mask_dir (str): Mask folder of the entry's split.
+
+    Returns:
+        tuple[str, str]: ``(img_path, mask_path)``.
+    """
+    uid = entry['unique_id']
+    return (osp.join(img_dir, uid + osp.splitext(entry['image'])[1]),
+            osp.join(mask_dir, uid + osp.splitext(entry['mask'])[1]))
+
+
+def inspect_image_file(path: str, verify: Union[bool, str] = True,
+                       backend_args: Optional[dict] = None
+                       ) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
+    """Check that an image or mask file exists and can be read, and get its size.
+
+    Args:
+        path (str): The file.
+        verify (bool | str): See :func:`normalize_verify_mode`. ``'none'`` only checks that the
+            file exists and returns no size.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        tuple: ``(problem, (height, width))``. ``problem`` is None when the file is fine, else
+        a short description (``'file not found'``, ``'cannot be read (...)'``). The size is None
+        when unknown.
+    """
+    mode = normalize_verify_mode(verify)
+    if not fileio.exists(path, backend_args=backend_args):
+        return 'file not found', None
+    if mode == 'none':
+        return None, None
+    try:
+        if backend_args is None and mode == 'header':
+            src = path  # PIL reads only what it needs from a local file.
+        else:
+            src = io.BytesIO(fileio.get(path, backend_args=backend_args))
+        if mode == 'header':
+            with Image.open(src) as img:
+                width, height = img.size
+                img.verify()  # structure / chunk CRCs, without decoding pixels
+            return None, (height, width)
+        buf = np.frombuffer(src.getvalue(), np.uint8)
+        arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+        if arr is None:
+            return 'cannot be read (OpenCV could not decode it: corrupt or truncated)', None
+        return None, tuple(arr.shape[:2])
+    except Exception as e:  # noqa: BLE001 - any decoder error means "unreadable"; we report it
+        return f'cannot be read ({type(e).__name__}: {e})', None
+
+
+@dataclass
+class SampleCheck:
+    """The result of checking one ``sample_info.json`` entry's files.
+
+    Attributes:
+        unique_id (str): The sample's ``unique_id``.
+        class_name (str): Its ``base_class``.
+        img_path (str): Path of its image.
+        seg_map_path (str): Path of its mask.
+        problems (list[str]): ``'<image|mask> <path>: <problem>'`` lines; empty when fine.
+        img_size (tuple[int, int] | None): Image (height, width), when read.
+        mask_size (tuple[int, int] | None): Mask (height, width), when read.
+    """
+    unique_id: str
+    class_name: str
+    img_path: str
+    seg_map_path: str
+    problems: List[str] = field(default_factory=list)
+    img_size: Optional[Tuple[int, int]] = None
+    mask_size: Optional[Tuple[int, int]] = None
+
+    @property
+    def size_mismatch(self) -> bool:
+        """True when both sizes are known and differ."""
+        return (self.img_size is not None and self.mask_size is not None
+                and self.img_size != self.mask_size)
+
+
+def check_sample(entry: dict, img_dir: str, mask_dir: str, verify: Union[bool, str] = True,
+                 backend_args: Optional[dict] = None) -> SampleCheck:
+    """Check the image and mask files of one sample.
+
+    Args:
+        entry (dict): A validated ``sample_info.json`` entry.
+        img_dir (str): Image folder of the entry's split.
+        mask_dir (str): Mask folder of the entry's split.
+        verify (bool | str): See :func:`normalize_verify_mode`.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        SampleCheck: Paths, problems and sizes.
+    """
+    img_path, mask_path = sample_paths(entry, img_dir, mask_dir)
+    result = SampleCheck(entry['unique_id'], entry['base_class'], img_path, mask_path)
+    for kind, path in (('image', img_path), ('mask', mask_path)):
+        problem, size = inspect_image_file(path, verify, backend_args)
+        if problem:
+            result.problems.append(f'{kind} {path}: {problem}')
+        if kind == 'image':
+            result.img_size = size
+        else:
+            result.mask_size = size
+    return result
+
+
+def describe_sample(check: SampleCheck) -> str:
+    """One report line for a bad sample: ``'<unique_id>' (<class>): <problems>``."""
+    return f'{check.unique_id!r} ({check.class_name}): ' + '; '.join(check.problems)
+
+
+def unknown_class_problem(index: int, entry: dict, class_info_path: str) -> str:
+    """The report line for a sample whose class is not in ``class_info.json``."""
+    return (f'{entry["unique_id"]!r}: class {entry["base_class"]!r} (sample_info.json entry '
+            f'#{index}) is not in {class_info_path}; fix its base_class or add the class there')
+
+
+def count_by_class(names: Sequence[str]) -> Dict[str, int]:
+    """Count occurrences of each name, keeping first-seen order."""
+    counts: Dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return counts

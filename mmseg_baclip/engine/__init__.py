@@ -1,0 +1,3 @@
+from .optim_constructor import TrainableOnlyOptimWrapperConstructor
+
+__all__ = ['TrainableOnlyOptimWrapperConstructor']

@@ -1,0 +1,270 @@
+"""Evaluate a folder of ``[class]<mask file name>`` predictions like OVC's ``evaluate.py``.
+
+The reusable part of ``tools/analysis/eval_predictions.py``:
+
+1. :func:`load_test_samples` reads the test split of a data set in the default layout
+   (``ROOT/test/mask/<unique_id><mask ext>``, ``ROOT/jsonfile/{class_info,sample_info}.json``;
+   spec section 1.3): the samples whose ``base_class`` is a class with split ``'test'``.
+2. :func:`match_predictions` parses prediction names with ``^\\[(.*?)\\](.*?)$`` into
+   (predicted class, mask file name) and looks the mask name up among the test samples. An unknown
+   name, a name that does not parse and two predictions for one mask are errors. Test samples
+   without a prediction are an error too (:class:`MissingPredictionsError`) unless
+   ``allow_missing=True``, in which case only the predicted images are averaged, which is what the
+   official ``evaluate.py`` does silently. Files that are not images (``.json``, ``.csv``, ...) are
+   skipped, so the folder written by ``OVCOSMetric(output_dir=...)`` can be evaluated as it is.
+3. :func:`evaluate_predictions` reads each prediction and GT as grayscale uint8 (GT binarised
+   ``> 0`` to {0, 255} as OVC's loader does) and computes the per-image measures with the code
+   ``OVCOSMetric`` uses, in parallel worker processes; images are averaged in file-name order.
+"""
+import json
+import multiprocessing
+import os
+import os.path as osp
+import re
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import cv2
+
+from .ovcos_measures import (OFFICIAL_KEYS, binarize_gt, compute_image_measures,
+                             wrong_class_measures)
+from .ovcos_summary import Record, Summary, summarize
+
+#: OVC evaluate.py's pattern: ``[<pred class>]<mask file name>``.
+PRED_NAME_PATTERN = re.compile(r'^\[(.*?)\](.*?)$')
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+class PredictionNameError(ValueError):
+    """A prediction file whose name does not parse, is unknown, or duplicates another."""
+
+
+class MissingPredictionsError(RuntimeError):
+    """Test samples without any prediction file."""
+
+
+class GTSample(NamedTuple):
+    """One test sample: its mask file name, GT class and mask path."""
+    name: str
+    gt_class: str
+    mask_path: str
+
+
+class PredictionTask(NamedTuple):
+    """One (prediction, GT) pair to score."""
+    pred_path: str
+    mask_path: str
+    pred_class: str
+    gt_class: str
+    name: str
+
+
+def _read_json_list(path: str, what: str) -> List[dict]:
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        data = json.load(f)
+    if not isinstance(data, list):
+        raise ValueError(f'{path}: {what} must be a JSON list of dicts, got {type(data).__name__}')
+    return data
+
+
+def load_test_samples(data_root: Optional[str] = None,
+                      class_info: Optional[str] = None,
+                      sample_info: Optional[str] = None,
+                      mask_dir: Optional[str] = None) -> Dict[str, GTSample]:
+    """Test samples of an OVCamo-layout data set, keyed by mask file name.
+
+    Args:
+        data_root (str, optional): Data root in the default layout. Needed unless the three paths
+            below are all given.
+        class_info (str, optional): ``class_info.json``. Defaults to
+            ``ROOT/jsonfile/class_info.json``.
+        sample_info (str, optional): ``sample_info.json``. Defaults to
+            ``ROOT/jsonfile/sample_info.json``.
+        mask_dir (str, optional): Test mask folder. Defaults to ``ROOT/test/mask``.
+
+    Returns:
+        dict[str, GTSample]: ``<unique_id><mask ext>`` -> sample.
+    """
+    if data_root is None and None in (class_info, sample_info, mask_dir):
+        raise ValueError('give data_root, or all of class_info, sample_info and mask_dir')
+    class_info = class_info or osp.join(data_root, 'jsonfile', 'class_info.json')
+    sample_info = sample_info or osp.join(data_root, 'jsonfile', 'sample_info.json')
+    mask_dir = mask_dir or osp.join(data_root, 'test', 'mask')
+
+    classes = _read_json_list(class_info, 'class_info.json')
+    test_classes = {c['name'] for c in classes if c.get('split') == 'test'}
+    if not test_classes:
+        raise ValueError(f'{class_info}: no class has split "test"')
+    samples = {}
+    for index, sample in enumerate(_read_json_list(sample_info, 'sample_info.json')):
+        try:
+            base_class, unique_id, mask = sample['base_class'], sample['unique_id'], sample['mask']
+        except KeyError as error:
+            raise KeyError(f'{sample_info}: entry {index} has no field {error}') from None
+        if base_class not in test_classes:
+            continue
+        name = unique_id + osp.splitext(mask)[1]
+        samples[name] = GTSample(name, base_class, osp.join(mask_dir, name))
+    if not samples:
+        raise ValueError(f'{sample_info}: no sample belongs to a test class of {class_info}')
+    return samples
+
+
+def match_predictions(pred_dir: str, samples: Dict[str, GTSample]
+                      ) -> Tuple[List[PredictionTask], List[str]]:
+    """Pair each prediction file with its test sample.
+
+    Args:
+        pred_dir (str): Folder of ``[<class>]<mask file name>`` images.
+        samples (dict[str, GTSample]): Output of :func:`load_test_samples`.
+
+    Returns:
+        tuple[list[PredictionTask], list[str]]: The tasks sorted by file name, and the mask names
+        of the test samples that have no prediction (sorted).
+    """
+    if not osp.isdir(pred_dir):
+        raise FileNotFoundError(f'prediction folder not found: {pred_dir}')
+    tasks, seen = [], {}
+    for file_name in sorted(os.listdir(pred_dir)):
+        path = osp.join(pred_dir, file_name)
+        if not osp.isfile(path) or not file_name.lower().endswith(IMAGE_EXTENSIONS):
+            continue
+        match = PRED_NAME_PATTERN.match(file_name)
+        if match is None:
+            raise PredictionNameError(f'{path}: the name does not follow "[<class>]<mask file '
+                                      f'name>"')
+        pred_class, name = match.groups()
+        if name not in samples:
+            raise PredictionNameError(f'{path}: "{name}" is not the mask file name of any test '
+                                      f'sample (looked up as <unique_id><mask ext> among '
+                                      f'{len(samples)} test samples)')
+        if name in seen:
+            raise PredictionNameError(f'{path}: a second prediction for "{name}" (first: '
+                                      f'{seen[name]})')
+        seen[name] = path
+        sample = samples[name]
+        tasks.append(PredictionTask(path, sample.mask_path, pred_class, sample.gt_class, name))
+    missing = sorted(set(samples) - set(seen))
+    return tasks, missing
+
+
+def _read_gray(path: str, what: str):
+    array = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if array is None:
+        raise OSError(f'could not read the {what} {path}')
+    return array
+
+
+def evaluate_task(task: PredictionTask, class_agnostic: bool = False) -> Record:
+    """Read one pair and compute its per-image measures (the code ``OVCOSMetric`` uses).
+
+    Args:
+        task (PredictionTask): The pair.
+        class_agnostic (bool): Also keep the class-agnostic measures.
+
+    Returns:
+        Record: ``dict(name, gt_class, pred_class, measures, agnostic)``.
+    """
+    pred = _read_gray(task.pred_path, 'prediction')  # (H, W) uint8
+    gt = binarize_gt(_read_gray(task.mask_path, 'GT mask'))  # (H, W) uint8 {0, 255}
+    if pred.shape != gt.shape:
+        raise ValueError(f'{task.pred_path}: prediction size {pred.shape} differs from the GT '
+                         f'size {gt.shape} ({task.mask_path}); save predictions at the GT size')
+    correct = task.pred_class == task.gt_class
+    agnostic = compute_image_measures(pred, gt) if class_agnostic else None
+    if not correct:
+        measures = wrong_class_measures()
+    else:
+        measures = agnostic if agnostic is not None else compute_image_measures(pred, gt)
+    return dict(name=task.name, gt_class=task.gt_class, pred_class=task.pred_class,
+                measures=measures, agnostic=agnostic)
+
+
+def _evaluate_task_agnostic(task: PredictionTask) -> Record:
+    return evaluate_task(task, class_agnostic=True)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one process per core; no nested OpenCV threads
+
+
+def evaluate_tasks(tasks: Sequence[PredictionTask], workers: Optional[int] = None,
+                   class_agnostic: bool = False) -> List[Record]:
+    """Score many pairs, in parallel worker processes, keeping the input order.
+
+    Args:
+        tasks (Sequence[PredictionTask]): The pairs.
+        workers (int, optional): Processes; defaults to the number of CPUs. 1 runs in-process.
+        class_agnostic (bool): Also keep the class-agnostic measures.
+
+    Returns:
+        list[Record]: One record per task, in the same order.
+    """
+    func = _evaluate_task_agnostic if class_agnostic else evaluate_task
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    if workers <= 1:
+        return [func(task) for task in tasks]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context('fork' if 'fork' in methods else None)
+    chunksize = max(1, min(8, len(tasks) // (4 * workers)))
+    with context.Pool(workers, initializer=_init_worker) as pool:
+        return list(pool.imap(func, tasks, chunksize=chunksize))
+
+
+def round_results(results: Dict[str, float], digits: int = 3) -> Dict[str, float]:
+    """Round like OVC's metricer (``round(value, 3)``)."""
+    return {key: round(float(value), digits) for key, value in results.items()}
+
+
+def evaluate_predictions(pred_dir: str,
+                         data_root: Optional[str] = None,
+                         *,
+                         class_info: Optional[str] = None,
+                         sample_info: Optional[str] = None,
+                         mask_dir: Optional[str] = None,
+                         workers: Optional[int] = None,
+                         allow_missing: bool = False,
+                         hard_classes: Optional[Sequence[str]] = None,
+                         class_agnostic: bool = False) -> Dict[str, Any]:
+    """Evaluate a prediction folder against the test split (OVC ``evaluate.py``).
+
+    Args:
+        pred_dir (str): Folder of ``[<class>]<mask file name>`` images at the GT size.
+        data_root (str, optional): Data root in the default layout.
+        class_info (str, optional): Overrides ``ROOT/jsonfile/class_info.json``.
+        sample_info (str, optional): Overrides ``ROOT/jsonfile/sample_info.json``.
+        mask_dir (str, optional): Overrides ``ROOT/test/mask``.
+        workers (int, optional): Worker processes; defaults to the number of CPUs.
+        allow_missing (bool): Average only the predicted images when some test samples have no
+            prediction (the official behaviour) instead of raising
+            :class:`MissingPredictionsError`.
+        hard_classes (Sequence[str], optional): Hard subset (see :func:`summarize`).
+        class_agnostic (bool): Also report the metrics with the class ignored.
+
+    Returns:
+        dict: ``results`` (official keys, rounded to 3 decimals like OVC), ``full_precision``
+        (official and paper keys and ``acc``, unrounded), ``num_images``, ``num_test_samples``,
+        ``missing`` (mask names without prediction) and ``summary`` (see :func:`summarize`).
+    """
+    samples = load_test_samples(data_root, class_info, sample_info, mask_dir)
+    tasks, missing = match_predictions(pred_dir, samples)
+    if not tasks:
+        raise MissingPredictionsError(f'{pred_dir}: no prediction image found')
+    if missing and not allow_missing:
+        shown = ', '.join(missing[:5]) + (', ...' if len(missing) > 5 else '')
+        raise MissingPredictionsError(
+            f'{pred_dir}: {len(missing)} of {len(samples)} test samples have no prediction '
+            f'({shown}). Scores over a subset are not comparable; pass --allow-missing to '
+            'average the predicted images only, as the official evaluate.py does.')
+    records = evaluate_tasks(tasks, workers=workers, class_agnostic=class_agnostic)
+    summary: Summary = summarize(records, hard_classes=hard_classes, class_agnostic=class_agnostic)
+    overall = summary['overall']
+    return {
+        'results': round_results({key: overall[key] for key in OFFICIAL_KEYS}),
+        'full_precision': dict(overall),
+        'num_images': len(records),
+        'num_test_samples': len(samples),
+        'missing': missing,
+        'summary': summary,
+    }

@@ -1,0 +1,162 @@
+"""OVCOSMetric: the official class-aware OVCamo metrics as an mmengine metric."""
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+
+from mmseg.registry import METRICS
+from .ovcos_measures import (binarize_gt, compute_image_measures, probability_to_uint8,
+                             wrong_class_measures)
+from .ovcos_summary import (flatten_summary, hard_subset_text, overall_tables, per_class_table,
+                            summarize, write_per_class)
+
+
+def _to_numpy(data: Any, what: str) -> np.ndarray:
+    if isinstance(data, torch.Tensor):
+        return data.detach().cpu().numpy()
+    if isinstance(data, np.ndarray):
+        return data
+    raise TypeError(f'{what} must be a torch.Tensor or np.ndarray, got {type(data).__name__}')
+
+
+@METRICS.register_module()
+class OVCOSMetric(BaseMetric):
+    """Class-aware OVCOS metrics of the OVCamo benchmark (official protocol, spec section 1.8).
+
+    Per image, in :meth:`process` (so that each rank only sends small results): the probability
+    ``sigmoid(logits)`` is min-max normalised, resized to the GT size (``cv2.INTER_LINEAR``) and
+    cast with ``(prob * 255).astype(np.uint8)``, exactly as the official tool saves predictions;
+    the GT becomes uint8 {0, 255}. Then Sm, wFm, MAE and the adaptive values and 256-threshold
+    curves of Fm, Em and IoU are computed once (see :mod:`.ovcos_measures`); a wrong class
+    (``pred_class != class_name``) zeroes them (MAE 1). :meth:`compute_metrics` averages over
+    images like OVC's ``_get_raw_results``.
+
+    Expected fields of each data sample (``SegDataSample.to_dict()``):
+
+    * ``input_seg_logits['data']``: (1, h, w) float logits at the network input size; used when
+      present. Otherwise ``seg_logits['data']``: (1, H, W) logits at the original size.
+    * ``gt_sem_seg['data']``: (1, H, W), {0, 1} (binarised with ``> 0`` by the loader).
+    * ``pred_class`` (str), ``class_name`` (str, GT class), ``seg_map_path`` (str).
+
+    Returned keys (full precision): ``sm, wfm, mae, adpfm, avgfm, maxfm, adpem, avgem, maxem,
+    adpiou, avgiou, maxiou``, the paper names ``cSm, cFwb, cMAE, cFb, cEm, cIoU`` (= sm, wfm, mae,
+    avgfm, avgem, avgiou) and the classification accuracy ``acc``; the same under ``hard/`` for
+    the hard subset and, with ``class_agnostic=True``, under ``agnostic/``.
+
+    Args:
+        hard_classes (Sequence[str], optional): Classes of the hard subset. Defaults to the lowest
+            quarter of the GT classes by this evaluation's per-class cIoU. The paper's hard subset
+            ranks classes by OVCoser's cIoU; pass that list to compare with it.
+        class_agnostic (bool): Also report every metric with the class ignored (costs one full
+            computation for wrongly classified images). Defaults to False.
+        output_dir (str, optional): If set, write each prediction as ``[<pred_class>]<mask file
+            name>`` (uint8 map at the GT size, as the official tool does) and, after evaluation,
+            ``ovcos_per_class.json`` / ``ovcos_per_class.csv``. Defaults to None.
+        collect_device (str): ``'cpu'`` or ``'gpu'``, for gathering results across ranks.
+        prefix (str, optional): Prefix of the metric names.
+        collect_dir (str, optional): Folder used to gather results when ``collect_device='cpu'``.
+    """
+
+    def __init__(self,
+                 hard_classes: Optional[Sequence[str]] = None,
+                 class_agnostic: bool = False,
+                 output_dir: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        if isinstance(hard_classes, str):
+            raise TypeError(f'hard_classes must be a list of class names, got the string '
+                            f'{hard_classes!r}')
+        self.hard_classes = list(hard_classes) if hard_classes is not None else None
+        self.class_agnostic = class_agnostic
+        self.output_dir = output_dir
+        if output_dir is not None:
+            os.makedirs(output_dir, exist_ok=True)
+
+    @staticmethod
+    def _probability(data_sample: Dict[str, Any]) -> np.ndarray:
+        """Sigmoid probability map of shape (h, w), float32."""
+        for key in ('input_seg_logits', 'seg_logits'):
+            if data_sample.get(key) is not None:
+                logits = data_sample[key]['data']
+                break
+        else:
+            raise KeyError('OVCOSMetric needs "input_seg_logits" or "seg_logits" in each data '
+                           f'sample; got keys {sorted(data_sample)}')
+        if tuple(logits.shape[:1]) != (1, ) or logits.ndim != 3:
+            raise ValueError(f'OVCOSMetric expects single-channel logits of shape (1, h, w), got '
+                             f'{tuple(logits.shape)} ({key})')
+        if isinstance(logits, torch.Tensor):
+            return torch.sigmoid(logits.detach().float())[0].cpu().numpy()
+        return (1 / (1 + np.exp(-np.asarray(logits, dtype=np.float32))))[0]
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Compute the per-image measures of a batch and keep the small results.
+
+        Args:
+            data_batch (Any): The batch from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs, one ``SegDataSample.to_dict()`` each.
+        """
+        for data_sample in data_samples:
+            seg_map_path = data_sample.get('seg_map_path') or data_sample.get('img_path')
+            name = osp.basename(seg_map_path) if seg_map_path else f'{len(self.results)}.png'
+            for key in ('pred_class', 'class_name'):
+                if not isinstance(data_sample.get(key), str):
+                    raise KeyError(f'OVCOSMetric needs the string field "{key}" in each data '
+                                   f'sample ({name}); got {data_sample.get(key)!r}. The model '
+                                   'sets "pred_class"; the dataset sets "class_name" (add it to '
+                                   'the meta_keys of PackSegInputs).')
+            pred_class, gt_class = data_sample['pred_class'], data_sample['class_name']
+
+            gt = _to_numpy(data_sample['gt_sem_seg']['data'], 'gt_sem_seg.data')
+            if gt.ndim != 3 or gt.shape[0] != 1:
+                raise ValueError(f'gt_sem_seg.data must have shape (1, H, W), got {gt.shape} '
+                                 f'({name})')
+            gt = binarize_gt(gt[0])  # (H, W) uint8 {0, 255}
+            pred = probability_to_uint8(self._probability(data_sample), gt.shape)  # (H, W) uint8
+
+            agnostic = None
+            if self.class_agnostic:
+                agnostic = compute_image_measures(pred, gt)
+                measures = agnostic if pred_class == gt_class else wrong_class_measures()
+            elif pred_class == gt_class:
+                measures = compute_image_measures(pred, gt)
+            else:
+                measures = wrong_class_measures()
+            self.results.append(
+                dict(name=name, gt_class=gt_class, pred_class=pred_class, measures=measures,
+                     agnostic=agnostic))
+
+            if self.output_dir is not None:
+                out_path = osp.join(self.output_dir, f'[{pred_class}]{name}')
+                if not cv2.imwrite(out_path, pred):
+                    raise OSError(f'could not write the prediction {out_path}')
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Average the per-image results of all ranks (OVC ``_get_raw_results``) and log tables.
+
+        Args:
+            results (list[dict]): Per-image records gathered from every rank.
+
+        Returns:
+            dict[str, float]: See the class docstring.
+        """
+        logger = MMLogger.get_current_instance()
+        summary = summarize(results, hard_classes=self.hard_classes,
+                            class_agnostic=self.class_agnostic)
+        print_log('OVCOS class-aware metrics (official protocol; cFb/cEm/cIoU = avg variants):\n' +
+                  overall_tables(summary), logger=logger)
+        print_log('per-class results (* = hard subset):\n' + per_class_table(summary),
+                  logger=logger)
+        print_log(hard_subset_text(summary), logger=logger)
+        if self.output_dir is not None:
+            paths = write_per_class(summary, self.output_dir)
+            print_log(f'predictions and per-class results written to {self.output_dir} '
+                      f'({", ".join(osp.basename(p) for p in paths)})', logger=logger)
+        return flatten_summary(summary)

@@ -1,0 +1,201 @@
+"""BaCLIP: bidirectional CLIP alignment + camo clues + SAM text-prompted decoding."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
+from torch import Tensor
+
+from ..text_encoders.openclip_text_encoder import check_vocabulary
+
+
+@MODELS.register_module()
+class BaCLIP(BaseSegmentor):
+    """Open-vocabulary camouflaged object segmentor (BaCLIP, CVPR 2026).
+
+    Call graph::
+
+        inputs B x 3 x H x W ──> backbone (frozen CLIP image tower) ──> feats (strides 4..32)
+        vocabulary (N names) ──> text_encoder (frozen CLIP text tower, cached) ──> T: N x D
+        (feats, T) ──> align_neck (MREM) ──> E_v: B x C x h x w, E_t: B x N x C
+        E_v ──> neck (CCE: cascaded MFMSA) ──> E_v*
+        (E_v*, E_t) ──> decode_head (SAMPromptHead) ──> mask logits B x 1 x 4h x 4w
+        predict: mask ──> masked pooling of the stride-32 CLIP map ──> cos with T ──> class
+
+    The vocabulary comes from, in this order: :meth:`set_vocabulary` / the ``vocabulary``
+    argument, else the ``vocabulary`` in the samples' metainfo (the dataset puts its split's
+    class names there, so training uses the 14 training classes and testing the 61 test
+    classes).
+
+    ``predict`` fills, per image: ``seg_logits`` (1 x H x W mask logits at the original size),
+    ``input_seg_logits`` (1 x h x w at the network input size, for the official evaluation
+    protocol), ``pred_sem_seg`` (1 x H x W, 1 = object), the metainfo ``pred_class`` (name),
+    ``pred_class_index`` and ``vocabulary``, and ``pred_class_scores`` (N softmax scores).
+
+    Args:
+        backbone (dict): The CLIP image tower, e.g. ``OpenCLIPConvNeXt``.
+        text_encoder (dict): The CLIP text tower, e.g. ``OpenCLIPTextEncoder``.
+        decode_head (dict): ``SAMPromptHead`` or ``ConvMaskHead``.
+        align_neck (dict, optional): ``MREM``. None uses ``backbone[feature_index]`` and the raw
+            text embeddings directly.
+        neck (dict, optional): ``CCE``.
+        feature_index (int): Backbone level used when ``align_neck`` is None. Default: 2.
+        vocabulary (Sequence[str], optional): Fixed vocabulary overriding the dataset's.
+        data_preprocessor (dict, optional): ``SegDataPreProcessor`` with the CLIP mean/std.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 text_encoder: ConfigType,
+                 decode_head: ConfigType,
+                 align_neck: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 feature_index: int = 2,
+                 vocabulary: Optional[Sequence[str]] = None,
+                 data_preprocessor: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptConfigType = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.text_encoder = MODELS.build(text_encoder)
+        if self.backbone.embed_dim != self.text_encoder.embed_dim:
+            raise ValueError(f'Backbone embedding ({self.backbone.embed_dim}) and text embedding '
+                             f'({self.text_encoder.embed_dim}) differ: use the same CLIP model.')
+        self.align_neck = MODELS.build(align_neck) if align_neck is not None else None
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        self.decode_head = MODELS.build(decode_head)
+        self.feature_index = feature_index
+        self.vocabulary = check_vocabulary(vocabulary) if vocabulary is not None else None
+        self.align_corners = False
+        self.out_channels = 1
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+
+    # ----------------------------------------------------------------------------- vocabulary
+    def set_vocabulary(self, vocabulary: Optional[Sequence[str]]) -> None:
+        """Fix the vocabulary used by every later call (None: back to the dataset's)."""
+        self.vocabulary = check_vocabulary(vocabulary) if vocabulary is not None else None
+
+    def resolve_vocabulary(self, metas: Optional[Sequence[dict]]) -> Tuple[str, ...]:
+        """The vocabulary for a batch (see the class docstring for the order)."""
+        if self.vocabulary is not None:
+            return self.vocabulary
+        vocabs = {tuple(m.get('vocabulary') or ()) for m in (metas or [])}
+        if len(vocabs) > 1:
+            raise ValueError('The samples of one batch carry different vocabularies.')
+        vocab = vocabs.pop() if vocabs else ()
+        if not vocab:
+            raise ValueError('BaCLIP has no vocabulary: use a dataset that puts "vocabulary" in '
+                             'the sample metainfo (OVCamoDataset with PackSegInputs meta_keys '
+                             'including "vocabulary"), or call model.set_vocabulary([...]).')
+        return check_vocabulary(vocab)
+
+    # ----------------------------------------------------------------------------- forward parts
+    def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        """Backbone levels, each B x C_i x H/s_i x W/s_i."""
+        return self.backbone(inputs)
+
+    def decode(self, inputs: Tensor, vocabulary: Sequence[str]
+               ) -> Tuple[Tuple[Tensor, ...], Tensor, Tensor]:
+        """Run the whole network.
+
+        Args:
+            inputs (Tensor): B x 3 x H x W normalised images.
+            vocabulary (Sequence[str]): N class names.
+
+        Returns:
+            tuple: backbone levels, class embeddings N x D (float32, normalised), and mask
+            logits B x 1 x h' x w' (h' = H/4 for the SAM head at stride 16).
+        """
+        feats = self.extract_feat(inputs)
+        class_embeddings = self.text_encoder(vocabulary)  # N x D, cached
+        if self.align_neck is not None:
+            visual, text = self.align_neck(feats, class_embeddings)
+        else:
+            visual = feats[self.feature_index]
+            text = class_embeddings.unsqueeze(0).expand(inputs.shape[0], -1, -1)
+        if self.with_neck:
+            visual = self.neck(visual)
+        return feats, class_embeddings, self.decode_head(visual, text)
+
+    def classify(self, last_feature: Tensor, mask_prob: Tensor,
+                 class_embeddings: Tensor) -> Tensor:
+        """CLIP zero-shot class logits of the masked region, in float32.
+
+        Args:
+            last_feature (Tensor): B x C_last x h x w stride-32 CLIP features.
+            mask_prob (Tensor): B x 1 x H x W mask probabilities.
+            class_embeddings (Tensor): N x D normalised text embeddings.
+
+        Returns:
+            Tensor: B x N logits (``logit_scale.exp() * cosine``).
+        """
+        with torch.autocast(device_type=last_feature.device.type, enabled=False):
+            region = self.backbone.masked_embedding(last_feature.float(), mask_prob.float())
+            region = F.normalize(region, dim=-1)  # B x D
+            scale = self.text_encoder.logit_scale.float().exp()
+            return scale * region @ class_embeddings.float().t()
+
+    def _input_logits(self, inputs: Tensor, mask_logits: Tensor) -> Tensor:
+        return F.interpolate(mask_logits, size=inputs.shape[-2:], mode='bilinear',
+                             align_corners=False)
+
+    # ----------------------------------------------------------------------------- mmseg API
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Mask logits B x 1 x H x W at the input size."""
+        _, _, mask_logits = self.decode(inputs, self.resolve_vocabulary(batch_img_metas))
+        return self._input_logits(inputs, mask_logits)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        """Segmentation losses (weighted BCE + Dice by default), float32."""
+        vocabulary = self.resolve_vocabulary([s.metainfo for s in data_samples])
+        _, _, mask_logits = self.decode(inputs, vocabulary)
+        return self.decode_head.loss_by_feat(mask_logits, data_samples)
+
+    def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
+        """Masks and class names; see the class docstring for the fields."""
+        metas = [s.metainfo for s in data_samples] if data_samples is not None else None
+        vocabulary = self.resolve_vocabulary(metas)
+        feats, class_embeddings, mask_logits = self.decode(inputs, vocabulary)
+        logits = self._input_logits(inputs, mask_logits).float()  # B x 1 x H x W
+        class_logits = self.classify(feats[-1], logits.sigmoid(), class_embeddings)  # B x N
+        return self.postprocess(logits, class_logits, vocabulary, data_samples)
+
+    def postprocess(self, logits: Tensor, class_logits: Tensor, vocabulary: Sequence[str],
+                    data_samples: OptSampleList) -> SampleList:
+        """Undo padding and flips, resize to the original size, attach the class."""
+        from mmseg.structures import SegDataSample
+        if data_samples is None:
+            data_samples = [SegDataSample() for _ in range(logits.shape[0])]
+        scores = class_logits.softmax(dim=-1)
+        H, W = logits.shape[-2:]
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            left, right, top, bottom = meta.get('img_padding_size',
+                                                meta.get('padding_size', [0] * 4))
+            x = logits[i:i + 1, :, top:H - bottom, left:W - right]  # 1 x 1 x h x w
+            if meta.get('flip'):
+                x = x.flip(dims=(3, ) if meta.get('flip_direction') == 'horizontal' else (2, ))
+            ori_shape = meta.get('ori_shape', x.shape[-2:])
+            seg = F.interpolate(x, size=ori_shape, mode='bilinear', align_corners=False)[0]
+            index = int(scores[i].argmax())
+            sample.set_data({
+                'input_seg_logits': PixelData(data=x[0]),
+                'seg_logits': PixelData(data=seg),
+                'pred_sem_seg': PixelData(data=(seg > 0).long()),
+            })
+            sample.pred_class_scores = scores[i]
+            sample.set_metainfo(dict(pred_class=vocabulary[index], pred_class_index=index,
+                                     vocabulary=tuple(vocabulary)))
+        return data_samples
+
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
+        """Tensor mode: mask logits B x 1 x H x W at the input size."""
+        metas = [s.metainfo for s in data_samples] if data_samples is not None else None
+        _, _, mask_logits = self.decode(inputs, self.resolve_vocabulary(metas))
+        return self._input_logits(inputs, mask_logits)

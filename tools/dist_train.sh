@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Multi-GPU training on one or more nodes with torchrun:
+#   bash tools/dist_train.sh CONFIG GPUS [train.py options]
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+python -m torch.distributed.run \
+    --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS --master_port=$PORT \
+    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -1,0 +1,78 @@
+"""Test a trained model: class-aware OVCOS metrics, optional prediction files and pictures.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR] [--show-dir DIR]
+                                           [--cfg-options k=v ...] [--launcher ...]
+
+``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo format)
+through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmseg_baclip  # noqa: E402,F401
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument('--out', help='write predictions as "[class]<mask name>.png" here')
+    parser.add_argument('--show-dir', help='write pictures of the predictions here')
+    parser.add_argument('--wait-time', type=float, default=0, help='interval of --show (s)')
+    parser.add_argument('--show', action='store_true', help='show pictures in a window')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def enable_visualization(cfg, args):
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise RuntimeError('The config has no "visualization" hook; add SegVisualizationHook.')
+    hooks.visualization.draw = True
+    if args.show:
+        hooks.visualization.show = True
+        hooks.visualization.wait_time = args.wait_time
+    if args.show_dir:
+        cfg.visualizer.save_dir = args.show_dir  # mmengine writes under <save_dir>/vis_data
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = enable_visualization(cfg, args)
+    if args.out is not None:
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+            cfg.test_evaluator]
+        for evaluator in evaluators:
+            if evaluator.get('type') == 'OVCOSMetric':
+                evaluator['output_dir'] = args.out
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
