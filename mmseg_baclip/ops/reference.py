@@ -31,8 +31,8 @@ def multi_freq_pool_reference(x: Tensor, filters: Tensor) -> Tensor:
     _check_mfp_args(x, filters)
     B, C, h, w = x.shape
     K = filters.shape[0]
-    if B * C == 0 or K == 0:
-        return x.new_zeros(B, 3, C) if K > 0 else x.new_full((B, 3, C), float('nan'))
+    if B * C == 0:
+        return x.new_zeros(B, 3, C)
     # mean_k mean_xy(x ⊙ D_k) = mean_xy(x ⊙ mean_k D_k): B×C×h×w, h×w -> B×C
     mean = torch.einsum('bchw,hw->bc', x, filters.mean(0)) / (h * w)
     mx = x.new_zeros(B, C)
@@ -92,6 +92,9 @@ def _check_mfp_args(x: Tensor, filters: Tensor) -> None:
         raise ValueError(
             f'multi_freq_pool: filters must be K×h×w with h×w = {tuple(x.shape[2:])} '
             f'(pool x to the DCT tile first), got shape {tuple(filters.shape)}')
+    if filters.shape[0] == 0 or x.shape[2] * x.shape[3] == 0:
+        raise ValueError(f'multi_freq_pool: need at least one filter and a non-empty tile, got '
+                         f'x {tuple(x.shape)} and filters {tuple(filters.shape)}')
     if filters.dtype != x.dtype or filters.device != x.device:
         raise ValueError(
             f'multi_freq_pool: filters ({filters.dtype}, {filters.device}) must match x '

@@ -99,10 +99,7 @@ class OpenCLIPConvNeXt(BaseModule):
 
     def train(self, mode: bool = True):
         """Keep the frozen tower in eval mode whatever ``mode`` is."""
-        super().train(mode)
-        if self.frozen:
-            self.visual.eval()
-        return self
+        return super().train(mode and not self.frozen)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Multi-level features.

@@ -62,7 +62,8 @@ class SAMPromptHead(BinaryMaskHead):
         prompt_heads (int): Its heads. Default: 8.
         add_point_embedding (bool): Add the positive-point embedding to text tokens.
             Default: True.
-        freeze_mask_decoder (bool): Freeze SAM's mask decoder too. Default: False (trained).
+        freeze_mask_decoder (bool): Freeze SAM's mask decoder too. Default: False (trained,
+            except its parts that a single-mask output does not use).
         checkpoint (str, optional): A local SAM checkpoint (``sam_vit_b_01ec64.pth`` or the
             ViT-L/H files) with ``prompt_encoder.*`` and ``mask_decoder.*`` keys.
         loss_decode (dict | list[dict]): Loss configs.
@@ -103,6 +104,13 @@ class SAMPromptHead(BinaryMaskHead):
         freeze(self.prompt_encoder)
         if freeze_mask_decoder:
             freeze(self.mask_decoder)
+        else:
+            # One mask is decoded (``multimask_output=False``): the IoU head and the hypernetwork
+            # MLPs of mask tokens 1-3 take no part, so they are frozen rather than left as
+            # trainable parameters without gradients (which DDP rejects).
+            for unused in (self.mask_decoder.iou_prediction_head,
+                           *self.mask_decoder.output_hypernetworks_mlps[1:]):
+                unused.requires_grad_(False)
 
     def init_weights(self) -> None:
         """Initialise the new layers, then load SAM's prompt encoder and mask decoder."""

@@ -1,0 +1,147 @@
+"""Per-image OVCOS measures against sequential py_sod_metrics (official protocol)."""
+import warnings
+
+import numpy as np
+import py_sod_metrics as psm
+import pytest
+
+from mmseg_baclip.evaluation import (CURVE_KEYS, OFFICIAL_KEYS, SCALAR_KEYS, aggregate_measures,
+                                     compute_image_measures, image_measures,
+                                     probability_to_uint8, wrong_class_measures)
+
+ATOL = 1e-10  # the design gives the same floating-point values; the requirement is 1e-6
+
+
+def _per_image_reference(pred, gt, iou_class):
+    """Each py_sod_metrics class stepped on its own, as the official metricer does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        fm = psm.Fmeasure()
+    sm, wfm, mae, em, iou = psm.Smeasure(), psm.WeightedFmeasure(), psm.MAE(), psm.Emeasure(), \
+        iou_class()
+    for metric in (sm, wfm, mae, fm, em, iou):
+        metric.step(pred, gt)
+    return dict(sm=sm.sms[0], wfm=wfm.weighted_fms[0], mae=mae.maes[0], adpfm=fm.adaptive_fms[0],
+                fm=fm.changeable_fms[0], adpem=em.adaptive_ems[0], em=em.changeable_ems[0],
+                adpiou=iou.adaptive_ious[0], iou=iou.changeable_ious[0])
+
+
+def _cases(ref):
+    rng = np.random.default_rng(0)
+    size = (36, 52)
+    blob = ref.random_blob_mask(rng, size)
+    empty, full = np.zeros(size, np.uint8), np.full(size, 255, np.uint8)
+    one_pixel = empty.copy()
+    one_pixel[5, 7] = 255
+    cases = {
+        'blob': (ref.noisy_prediction(rng, blob), blob),
+        'blob_low_noise': (ref.noisy_prediction(rng, blob, 5.0), blob),
+        'binary_pred': ((rng.random(size) > 0.7).astype(np.uint8) * 255, blob),
+        'empty_gt': (ref.noisy_prediction(rng, blob), empty),
+        'empty_gt_empty_pred': (empty.copy(), empty),
+        'empty_gt_constant_pred': (np.full(size, 77, np.uint8), empty),
+        'full_gt': (ref.noisy_prediction(rng, blob), full),
+        'full_gt_full_pred': (full.copy(), full),
+        'constant_pred': (np.full(size, 128, np.uint8), blob),
+        'zero_pred': (empty.copy(), blob),
+        'one_pixel_gt': (ref.noisy_prediction(rng, one_pixel), one_pixel),
+        'gt_not_binary': (ref.noisy_prediction(rng, blob), (blob // 255) * 200),  # > 128 rule
+    }
+    return cases
+
+
+def test_tiny_image_nan_sm_like_upstream(ovcos_ref):
+    # Smeasure of a 1x2 image averages empty quadrants: NaN upstream, and NaN here too.
+    pred, gt = np.array([[3, 250]], np.uint8), np.array([[0, 255]], np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        expected = _per_image_reference(pred, gt, ovcos_ref.OVCIoU)
+        got = compute_image_measures(pred, gt)
+    assert np.isnan(expected['sm']) and np.isnan(got['sm'])
+    for key in ('wfm', 'mae', 'adpfm', 'adpem', 'adpiou', 'fm', 'em', 'iou'):
+        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=ATOL, err_msg=key)
+
+
+@pytest.mark.parametrize('case', [
+    'blob', 'blob_low_noise', 'binary_pred', 'empty_gt', 'empty_gt_empty_pred',
+    'empty_gt_constant_pred', 'full_gt', 'full_gt_full_pred', 'constant_pred', 'zero_pred',
+    'one_pixel_gt', 'gt_not_binary'
+])
+def test_image_measures_match_sequential_py_sod_metrics(ovcos_ref, case):
+    pred, gt = _cases(ovcos_ref)[case]
+    expected = _per_image_reference(pred, gt, ovcos_ref.OVCIoU)
+    got = compute_image_measures(pred, gt)
+    assert set(got) == set(SCALAR_KEYS) | set(CURVE_KEYS)
+    for key in SCALAR_KEYS:
+        assert isinstance(got[key], float)
+        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=ATOL, err_msg=key)
+    for key in CURVE_KEYS:
+        assert got[key].shape == (256, ) and got[key].dtype == np.float64
+        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=ATOL, err_msg=key)
+
+
+def test_edge_case_values():
+    size = (20, 30)
+    empty, full = np.zeros(size, np.uint8), np.full(size, 255, np.uint8)
+    # empty GT and empty prediction: wFm 0 (OVC override), IoU 0 everywhere (0/0 -> 0)
+    got = compute_image_measures(empty, empty)
+    assert got['wfm'] == 0 and got['adpiou'] == 0 and not got['iou'].any()
+    assert got['sm'] == 1 and got['mae'] == 0
+    # full GT and full prediction: perfect IoU at the adaptive threshold
+    got = compute_image_measures(full, full)
+    assert got['adpiou'] == 1 and got['iou'][-1] == 1
+    assert got['mae'] == 0
+
+
+def test_wrong_class_zeroes_everything():
+    rng = np.random.default_rng(1)
+    gt = np.zeros((16, 16), np.uint8)
+    gt[4:10, 4:12] = 255
+    pred = rng.integers(0, 256, gt.shape, dtype=np.uint8)
+    wrong = image_measures(pred, gt, 'moth', 'Moth')  # exact string comparison
+    assert wrong['sm'] == 0 and wrong['wfm'] == 0 and wrong['mae'] == 1
+    for key in CURVE_KEYS:
+        assert wrong['adp' + key] == 0 and wrong[key].shape == (256, ) and not wrong[key].any()
+    right = image_measures(pred, gt, 'moth', 'moth')
+    assert right['sm'] > 0 and right['mae'] < 1
+    assert wrong_class_measures()['mae'] == 1.0
+
+
+def test_aggregate_matches_reference_metricer(ovcos_ref):
+    cases = _cases(ovcos_ref)
+    items = []
+    for index, (pred, gt) in enumerate(cases.values()):
+        pred_class = 'cat' if index % 3 else 'dog'  # every third image has a wrong class
+        items.append((pred, gt, pred_class, 'cat'))
+    expected = ovcos_ref.reference_results(items)
+    got = aggregate_measures([image_measures(*item) for item in items])
+    assert list(got) == list(OFFICIAL_KEYS)
+    for key in OFFICIAL_KEYS:
+        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=ATOL, err_msg=key)
+    # the wrong classes matter: without the zeroing the numbers differ
+    agnostic = aggregate_measures([compute_image_measures(p, g) for p, g, _, _ in items])
+    assert agnostic['mae'] < got['mae'] - 0.1 and agnostic['avgiou'] > got['avgiou']
+
+
+@pytest.mark.parametrize('prob_hw,gt_hw', [((24, 24), (40, 56)), ((64, 48), (30, 20)),
+                                           ((30, 20), (30, 20))])
+def test_probability_to_uint8_matches_official_preprocessing(ovcos_ref, prob_hw, gt_hw):
+    rng = np.random.default_rng(2)
+    prob = (1 / (1 + np.exp(-rng.normal(0, 3, prob_hw)))).astype(np.float32)
+    got = probability_to_uint8(prob, gt_hw)
+    assert got.shape == gt_hw and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, ovcos_ref.reference_uint8(prob, gt_hw))
+    constant = probability_to_uint8(np.full(prob_hw, 0.25, np.float32), gt_hw)
+    assert (constant == 63).all()  # not normalised: (0.25 * 255).astype(uint8)
+
+
+def test_invalid_inputs_raise():
+    gt = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match='same shape'):
+        compute_image_measures(np.zeros((8, 9), np.uint8), gt)
+    with pytest.raises(ValueError, match='same shape'):
+        image_measures(np.zeros((8, 9), np.uint8), gt, 'a', 'b')
+    with pytest.raises(TypeError, match='uint8'):
+        compute_image_measures(np.zeros((8, 8), np.float32), gt)
+    with pytest.raises(ValueError, match='at least one'):
+        aggregate_measures([])

@@ -1,0 +1,97 @@
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from mmseg_baclip.models.necks.dct import dct_filters
+
+
+def test_dct_filters_are_orthonormal_and_scaled():
+    filters = dct_filters((14, 14), 'top', 16).double()
+    assert filters.shape == (16, 14, 14)
+    gram = filters.flatten(1) @ filters.flatten(1).t()
+    assert torch.allclose(gram, torch.eye(16, dtype=torch.float64), atol=1e-6)
+    # the DC filter is constant; frequency (0, 1) on a 14 tile is index (0, 2)
+    assert torch.allclose(filters[0], torch.full((14, 14), 1 / 14, dtype=torch.float64))
+    assert filters[1][0, 0] > 0 and filters[1][0, -1] > 0  # cos(2*pi...) ends positive
+    with pytest.raises(KeyError):
+        dct_filters((14, 14), 'middle', 16)
+
+
+def test_mfmsa_scales_and_shapes():
+    block = MODELS.build(dict(type='MFMSA', in_channels=256))
+    x = torch.randn(2, 256, 24, 24)
+    sizes = []
+    hooks = [s.mfca.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
+             for s in block.scales]
+    y = block(x)
+    assert y.shape == x.shape
+    assert sizes == [(256, 24, 24), (128, 12, 12), (64, 6, 6)]  # 24/12/6 as in the paper
+    [h.remove() for h in hooks]
+    assert block.scales[0].mfca.filters.shape == (16, 14, 14)
+    assert 'scales.0.mfca.filters' not in block.state_dict()  # fixed, not saved
+
+
+def test_mfmsa_alpha_beta_are_learnable_and_get_gradients():
+    block = MODELS.build(dict(type='MFMSA', in_channels=64, groups=32, dct_tile=7))
+    block(torch.randn(2, 64, 12, 12)).sum().backward()
+    for scale in block.scales:
+        assert scale.alpha.grad is not None and scale.beta.grad is not None
+
+
+def test_cce_cascade():
+    cce = MODELS.build(dict(type='CCE', in_channels=64, num_blocks=4, dct_tile=7))
+    assert len(cce.blocks) == 4
+    x = torch.randn(1, 64, 12, 12)
+    assert cce(x).shape == x.shape
+    feats = (torch.randn(1, 8, 24, 24), x)
+    out = cce(feats)  # tuple input: only the last level is enhanced
+    assert out[0] is feats[0] and out[1].shape == x.shape
+    with pytest.raises(ValueError):
+        MODELS.build(dict(type='CCE', num_blocks=0))
+
+
+def mrem(**kw):
+    cfg = dict(type='MREM', in_channels=(8, 16, 32), in_index=(1, 2, 3), text_channels=12,
+               embed_dims=32, num_heads=4)
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def feats():
+    return [torch.randn(2, c, s, s) for c, s in [(4, 32), (8, 16), (16, 8), (32, 4)]]
+
+
+def test_mrem_shapes_and_both_directions():
+    neck = mrem()
+    vis, text = neck(feats(), torch.randn(5, 12))
+    assert vis.shape == (2, 32, 8, 8) and text.shape == (2, 5, 32)
+    (vis.sum() + text.sum()).backward()
+    assert all(p.grad is not None for p in neck.parameters())
+
+
+@pytest.mark.parametrize('t2v, v2t', [(True, False), (False, True), (False, False)])
+def test_mrem_direction_switches(t2v, v2t):
+    torch.manual_seed(0)
+    neck = mrem(text_to_vision=t2v, vision_to_text=v2t).eval()
+    f, t = feats(), torch.randn(5, 12)
+    vis, text = neck(f, t)
+    # A stream that is not updated equals its input projection.
+    levels = [torch.nn.functional.interpolate(f[i], size=(8, 8), mode='bilinear')
+              if f[i].shape[-1] != 8 else f[i] for i in (1, 2, 3)]
+    projected_vis = neck.vision_proj(torch.cat(levels, 1))
+    projected_text = neck.text_proj(t).expand(2, -1, -1)
+    assert torch.allclose(vis, projected_vis, atol=1e-6) != t2v
+    assert torch.allclose(text, projected_text, atol=1e-6) != v2t
+    # changing the text changes the vision output only if text flows into vision
+    vis2, _ = neck(f, torch.randn(5, 12))
+    assert (not torch.allclose(vis, vis2)) == t2v
+
+
+def test_mrem_bidirectional_uses_the_custom_op(monkeypatch):
+    import mmseg_baclip.models.necks.mrem as mrem_module
+    calls = []
+    original = mrem_module.bidirectional_attention
+    monkeypatch.setattr(mrem_module, 'bidirectional_attention',
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    mrem()(feats(), torch.randn(3, 12))
+    assert calls == [1]
