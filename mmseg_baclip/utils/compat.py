@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import sys
 import types
+import warnings
 
 _FALLBACK_FLAG = '_mmseg_baclip_fallback'
 
@@ -79,6 +80,8 @@ def install_mmcv_ops_fallback() -> bool:
     ops.__path__ = []
     setattr(ops, _FALLBACK_FLAG, True)
     sys.modules['mmcv.ops'] = ops
+    # mmcv.cnn warns at import that the deformable-attention op is missing: expected here.
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     sys.modules['mmcv.ops.point_sample'] = point_sample_module
     mmcv.ops = ops
     return True
