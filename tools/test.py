@@ -21,7 +21,9 @@ from mmengine.runner import Runner  # noqa: E402
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or "none" to evaluate the model as '
+                        'built (CLIP/SAM from the local files named in the config, new layers '
+                        'untrained)')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='write predictions as "[class]<mask name>.png" here')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
@@ -61,7 +63,7 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if args.show or args.show_dir:
         cfg = enable_visualization(cfg, args)
     if args.out is not None:
@@ -71,6 +73,9 @@ def main():
             if evaluator.get('type') == 'OVCOSMetric':
                 evaluator['output_dir'] = args.out
     runner = Runner.from_cfg(cfg)
+    if cfg.load_from is None:
+        # No trained checkpoint: load CLIP/SAM from their local files as training would.
+        runner.model.init_weights()
     runner.test()
 
 

@@ -169,11 +169,13 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
 
     kind = object_kind if rng.random() < 0.3 else bg_kind
     angle = bg_angle + rng.choice([-1, 1]) * rng.uniform(np.pi / 4, np.pi / 2)
-    ratio = rng.uniform(1.5, 2.2)
+    ratio = rng.uniform(1.6, 2.4)
     period = bg_period * ratio if rng.random() < 0.5 else max(3.0, bg_period / ratio)
     shift = rng.uniform(-1, 1, size=3).astype(np.float32)
-    shift *= rng.uniform(6, 16) / (np.abs(shift).max() + 1e-6)
-    obj = _texture(rng, shape, kind, angle, period, colours + shift)
+    shift *= rng.uniform(12, 28) / (np.abs(shift).max() + 1e-6)
+    mid = colours.mean(axis=0, keepdims=True)
+    obj_colours = mid + (colours - mid) * rng.uniform(0.5, 0.8)  # lower pattern contrast
+    obj = _texture(rng, shape, kind, angle, period, obj_colours + shift)
 
     sigma = max(0.6, 0.006 * short * rng.uniform(0.6, 1.6))
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)[..., None]

@@ -20,7 +20,7 @@ computation: Sm, wFm and MAE call ``py_sod_metrics`` directly, Fm and IoU go thr
 through :class:`CountEmeasure`, an ``Emeasure`` subclass that evaluates the E-measure from the
 shared counts.
 """
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -296,16 +296,3 @@ def binarize_gt(mask: np.ndarray) -> np.ndarray:
     """
     return (mask > 0).astype(np.uint8) * np.uint8(255)
 
-
-def stack_curves(measures: Sequence[ImageMeasures], key: str) -> np.ndarray:
-    """Stack one curve of many images.
-
-    Args:
-        measures (Sequence[ImageMeasures]): Per-image results.
-        key (str): One of ``CURVE_KEYS``.
-
-    Returns:
-        np.ndarray: float64 of shape (N, 256).
-    """
-    curves: List[np.ndarray] = [m[key] for m in measures]
-    return np.array(curves, dtype=TYPE).reshape(len(curves), NUM_THRESHOLDS)

@@ -143,11 +143,13 @@ def overall_tables(summary: Summary, digits: int = 3) -> str:
     Returns:
         str: The tables, ready to print or log.
     """
-    main = PrettyTable(['subset', '#img'] + list(PAPER_KEYS) + ['acc'])
-    variants = PrettyTable(['subset'] + [k for k in OFFICIAL_KEYS if k[:3] in ('adp', 'avg', 'max')])
+    main_keys = list(PAPER_KEYS) + ['acc']
+    variant_keys = [key for key in OFFICIAL_KEYS if key[:3] in ('adp', 'avg', 'max')]
+    main = PrettyTable(['subset', '#img'] + main_keys)
+    variants = PrettyTable(['subset'] + variant_keys)
     for name, count, results in _scopes(summary):
-        main.add_row([name, count] + [f'{results[k]:.{digits}f}' for k in list(PAPER_KEYS) + ['acc']])
-        variants.add_row([name] + [f'{results[k]:.{digits}f}' for k in variants.field_names[1:]])
+        main.add_row([name, count] + [f'{results[k]:.{digits}f}' for k in main_keys])
+        variants.add_row([name] + [f'{results[k]:.{digits}f}' for k in variant_keys])
     return main.get_string() + '\n' + variants.get_string()
 
 

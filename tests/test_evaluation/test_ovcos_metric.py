@@ -48,8 +48,9 @@ def _make_samples(ovcos_ref, use_input_logits=True, seed=0):
         if use_input_logits:
             data_sample.input_seg_logits = PixelData(data=logits)
         data_sample.set_metainfo(
-            dict(img_path=f'/data/test/image/s{index}.jpg', seg_map_path=f'/data/test/mask/s{index}.png',
-                 ori_shape=size, class_name=gt_class, pred_class=pred_class))
+            dict(img_path=f'/data/test/image/s{index}.jpg',
+                 seg_map_path=f'/data/test/mask/s{index}.png', ori_shape=size,
+                 class_name=gt_class, pred_class=pred_class))
         samples.append(data_sample.to_dict())
 
         prob = torch.sigmoid(logits[0]).numpy()
