@@ -27,7 +27,7 @@ setup(
         'open_clip_torch>=2.24.0,<4.0',
         'timm>=0.9.12',
         'segment-anything>=1.0',
-        'pysodmetrics>=1.4.0',
+        'pysodmetrics>=1.6.0',
         'ftfy',
         'regex',
         'setuptools<81',

@@ -1,4 +1,7 @@
 """Tiny BaCLIP building blocks shared by the tests."""
+import os.path as osp
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TINY_CLIP = 'convnext_atto_baclip_tiny'  # bundled open_clip config: stages 40/80/160/320, D=64
 

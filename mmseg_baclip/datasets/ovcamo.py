@@ -91,7 +91,7 @@ class OVCamoDataset(BaseSegDataset):
 
         self.all_class_names, vocabulary = self._read_vocabulary(lazy_init, backend_args)
         metainfo = copy.deepcopy(metainfo) if metainfo else {}
-        metainfo.update(vocabulary=vocabulary, split=split)
+        metainfo['vocabulary'] = vocabulary
         super().__init__(
             ann_file=sample_info_file,
             data_root=data_root,
@@ -101,6 +101,8 @@ class OVCamoDataset(BaseSegDataset):
             lazy_init=lazy_init,
             backend_args=backend_args,
             **kwargs)
+        # Set after loading: mmengine would parse a string metainfo value as a file name.
+        self._metainfo['split'] = split
 
     @staticmethod
     def _join_root(data_root: Optional[str], path: str) -> str:

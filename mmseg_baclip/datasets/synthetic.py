@@ -3,12 +3,15 @@
 Each image is a camouflage-like scene: a background and one or two objects, both textured from
 the same procedural family (stripes, streaks or blobs in an earthy two-colour palette). The
 object differs from the background by a real but modest cue: its pattern is rotated by 45-90
-degrees, its period scaled by 1.5-2.2x, and its colours shifted by 6-16 grey levels. Objects
-have soft irregular outlines (a random smooth polar contour, blurred when blended), varied sizes
-and positions, and some images have another size than the rest. The mask is the hard outline.
+degrees, its period scaled by 1.6-2.4x, its pattern contrast lowered to 45-75% and its colours
+shifted by 10-24 grey levels (most-changed channel). A linear-ish probe on a frozen, randomly
+initialised ConvNeXt-atto reaches roughly 0.25-0.3 test IoU in seconds: learnable, not solved.
+Objects have soft irregular outlines (a random smooth polar contour, blurred when blended),
+varied sizes and positions, and some images have another size than the rest. The mask is the
+hard outline.
 
 Everything is deterministic for a seed (the same bytes on the same OpenCV build), uses numpy and
-OpenCV only, and takes a few milliseconds per 384x384 image.
+OpenCV only, and takes about 25 ms per 384x384 image on one core.
 
 Example:
     >>> from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
@@ -137,8 +140,9 @@ def _object_mask(rng: np.random.Generator, shape: Tuple[int, int], radius: float
     return mask
 
 
-def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
-                  object_kind: str) -> Tuple[np.ndarray, np.ndarray]:
+def render_sample(rng: np.random.Generator, shape: Tuple[int, int], object_kind: str,
+                  colour_shift: Tuple[float, float] = (10.0, 24.0)
+                  ) -> Tuple[np.ndarray, np.ndarray]:
     """Render one camouflage-like scene.
 
     Args:
@@ -146,6 +150,8 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
         shape (tuple[int, int]): Image (H, W).
         object_kind (str): The class's preferred pattern kind; used for the object in 30% of
             the scenes (otherwise the object shares the background's kind).
+        colour_shift (tuple[float, float]): Range of the object's colour shift, in grey levels
+            of its most-changed channel. Larger is easier to learn.
 
     Returns:
         tuple: ``(image, mask)``: ``(H, W, 3)`` uint8 BGR and ``(H, W)`` uint8 in {0, 255}.
@@ -171,10 +177,11 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
     angle = bg_angle + rng.choice([-1, 1]) * rng.uniform(np.pi / 4, np.pi / 2)
     ratio = rng.uniform(1.6, 2.4)
     period = bg_period * ratio if rng.random() < 0.5 else max(3.0, bg_period / ratio)
+    # a colour shift whose largest channel change lies in `colour_shift` grey levels
     shift = rng.uniform(-1, 1, size=3).astype(np.float32)
-    shift *= rng.uniform(12, 28) / (np.abs(shift).max() + 1e-6)
+    shift *= rng.uniform(*colour_shift) / (np.abs(shift).max() + 1e-6)
     mid = colours.mean(axis=0, keepdims=True)
-    obj_colours = mid + (colours - mid) * rng.uniform(0.5, 0.8)  # lower pattern contrast
+    obj_colours = mid + (colours - mid) * rng.uniform(0.45, 0.75)  # lower pattern contrast
     obj = _texture(rng, shape, kind, angle, period, obj_colours + shift)
 
     sigma = max(0.6, 0.006 * short * rng.uniform(0.6, 1.6))
@@ -207,6 +214,7 @@ def make_synthetic_ovcamo(out_dir: str,
                           seed: int = 0,
                           size_jitter: float = 0.25,
                           size_jitter_prob: float = 0.3,
+                          colour_shift: Tuple[float, float] = (10.0, 24.0),
                           jpeg_quality: int = 92) -> Dict:
     """Write a synthetic dataset in the official OVCamo layout.
 
@@ -227,6 +235,8 @@ def make_synthetic_ovcamo(out_dir: str,
             factor in ``[1 - size_jitter, 1 + size_jitter]``. Defaults to 0.25.
         size_jitter_prob (float): Fraction of images whose size is jittered. 0 gives every
             image the base size. Defaults to 0.3.
+        colour_shift (tuple[float, float]): Range of the object's colour shift in grey levels
+            (most-changed channel); larger is easier. Defaults to (10, 24).
         jpeg_quality (int): JPEG quality of the images. Defaults to 92.
 
     Returns:
@@ -254,7 +264,7 @@ def make_synthetic_ovcamo(out_dir: str,
             if rng.random() < size_jitter_prob:
                 h = int(round(h * rng.uniform(1 - size_jitter, 1 + size_jitter)))
                 w = int(round(w * rng.uniform(1 - size_jitter, 1 + size_jitter)))
-            image, mask = render_sample(rng, (h, w), _class_kind(name))
+            image, mask = render_sample(rng, (h, w), _class_kind(name), colour_shift)
             uid = f'SYN_{split}_{_slug(name)}_{index:05d}'
             _write(osp.join(out_dir, split, 'image', uid + '.jpg'),
                    cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1])

@@ -24,7 +24,7 @@ INTERPRETED: bool = interpret_requested()
 
 
 @triton.jit
-def _mfp_fwd_kernel(x_ptr, f_ptr, fmean_ptr, out_ptr, stats_ptr, C, HW, W, K, num_cblocks,
+def _mfp_fwd_kernel(x_ptr, f_ptr, out_ptr, stats_ptr, C, HW, W, K, num_cblocks,
                     sxb, sxc, sxh, sxw, BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr,
                     BLOCK_K: tl.constexpr, ACC: tl.constexpr):
     """One program = one batch element × BLOCK_C channels; x is read once, in HW chunks.
@@ -50,10 +50,10 @@ def _mfp_fwd_kernel(x_ptr, f_ptr, fmean_ptr, out_ptr, stats_ptr, C, HW, W, K, nu
         sp = (offs_hw // W) * sxh + (offs_hw % W) * sxw
         x = tl.load(x_base + offs_c[:, None] * sxc + sp[None, :],
                     mask=cmask[:, None] & hwmask[None, :], other=0.0).to(ACC)
-        fm = tl.load(fmean_ptr + offs_hw, mask=hwmask, other=0.0).to(ACC)
-        total += tl.sum(x * fm[None, :], axis=1)
+        fsum = tl.zeros([BLOCK_HW], dtype=ACC)  # Σ_k D_k on this chunk
         for k in range(0, K):
             d = tl.load(f_ptr + k * HW + offs_hw, mask=hwmask, other=0.0).to(ACC)
+            fsum += d
             y = x * d[None, :]
             y_hi = tl.where(hwmask[None, :], y, float('-inf'))
             y_lo = tl.where(hwmask[None, :], y, float('inf'))
@@ -66,10 +66,11 @@ def _mfp_fwd_kernel(x_ptr, f_ptr, fmean_ptr, out_ptr, stats_ptr, C, HW, W, K, nu
             nmn = tl.where(sel & (bmn < mn), cmn, tl.where(sel & (bmn == mn), nmn + cmn, nmn))
             mx = tl.where(sel, tl.maximum(mx, bmx), mx)
             mn = tl.where(sel, tl.minimum(mn, bmn), mn)
+        total += tl.sum(x * fsum[None, :], axis=1)
     kvalid = offs_k[None, :] < K
     out_base = out_ptr + b.to(tl.int64) * 3 * C
     odt = out_ptr.dtype.element_ty
-    tl.store(out_base + offs_c, (total / HW).to(odt), mask=cmask)
+    tl.store(out_base + offs_c, (total / (HW * K)).to(odt), mask=cmask)
     tl.store(out_base + C + offs_c, (tl.sum(tl.where(kvalid, mx, 0.0), axis=1) / K).to(odt),
              mask=cmask)
     tl.store(out_base + 2 * C + offs_c,
@@ -84,10 +85,10 @@ def _mfp_fwd_kernel(x_ptr, f_ptr, fmean_ptr, out_ptr, stats_ptr, C, HW, W, K, nu
 
 
 @triton.jit
-def _mfp_bwd_kernel(g_ptr, x_ptr, f_ptr, fmean_ptr, stats_ptr, gx_ptr, C, HW, W, K, num_cblocks,
+def _mfp_bwd_kernel(g_ptr, x_ptr, f_ptr, stats_ptr, gx_ptr, C, HW, W, K, num_cblocks,
                     sxb, sxc, sxh, sxw, BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr,
                     ACC: tl.constexpr):
-    """grad_x = g_mean·mean_k D_k/HW + (1/K)Σ_k D_k·(g_max·[y_k = max_k]/n_max,k + same for min).
+    """grad_x = (1/K)Σ_k D_k·(g_mean/HW + g_max·[y_k = max_k]/n_max,k + same for min).
 
     Ties share the gradient equally (``torch.amax`` semantics); y_k = x ⊙ D_k is recomputed
     exactly as in the forward, so the equality tests see the same values.
@@ -99,7 +100,7 @@ def _mfp_bwd_kernel(g_ptr, x_ptr, f_ptr, fmean_ptr, stats_ptr, gx_ptr, C, HW, W,
     cmask = offs_c < C
     b64 = b.to(tl.int64)
     g_base = g_ptr + b64 * 3 * C
-    g_mean = tl.load(g_base + offs_c, mask=cmask, other=0.0).to(ACC) / HW
+    g_mean = tl.load(g_base + offs_c, mask=cmask, other=0.0).to(ACC) / (HW * K)
     g_max = tl.load(g_base + C + offs_c, mask=cmask, other=0.0).to(ACC) / K
     g_min = tl.load(g_base + 2 * C + offs_c, mask=cmask, other=0.0).to(ACC) / K
     x_base = x_ptr + b64 * sxb
@@ -111,8 +112,7 @@ def _mfp_bwd_kernel(g_ptr, x_ptr, f_ptr, fmean_ptr, stats_ptr, gx_ptr, C, HW, W,
         m2 = cmask[:, None] & hwmask[None, :]
         sp = (offs_hw // W) * sxh + (offs_hw % W) * sxw
         x = tl.load(x_base + offs_c[:, None] * sxc + sp[None, :], mask=m2, other=0.0).to(ACC)
-        fm = tl.load(fmean_ptr + offs_hw, mask=hwmask, other=0.0).to(ACC)
-        gx = g_mean[:, None] * fm[None, :]
+        gx = tl.zeros([BLOCK_C, BLOCK_HW], dtype=ACC)
         for k in range(0, K):
             d = tl.load(f_ptr + k * HW + offs_hw, mask=hwmask, other=0.0).to(ACC)
             y = x * d[None, :]
@@ -120,7 +120,7 @@ def _mfp_bwd_kernel(g_ptr, x_ptr, f_ptr, fmean_ptr, stats_ptr, gx_ptr, C, HW, W,
             kmn = tl.load(st_base + (K + k) * C + offs_c, mask=cmask, other=0.0)
             nmx = tl.load(st_base + (2 * K + k) * C + offs_c, mask=cmask, other=1.0)
             nmn = tl.load(st_base + (3 * K + k) * C + offs_c, mask=cmask, other=1.0)
-            coef = (tl.where(y == kmx[:, None], (g_max / nmx)[:, None], 0.0) +
+            coef = (g_mean[:, None] + tl.where(y == kmx[:, None], (g_max / nmx)[:, None], 0.0) +
                     tl.where(y == kmn[:, None], (g_min / nmn)[:, None], 0.0))
             gx += coef * d[None, :]
         tl.store(gx_base + offs_c[:, None] * HW + offs_hw[None, :],
@@ -155,14 +155,13 @@ def mfp_forward(x: Tensor, filters: Tensor) -> Tuple[Tensor, Tensor]:
     B, C, h, w = x.shape
     K = filters.shape[0]
     acc = _acc_dtype(x.dtype)
-    f = filters.to(acc).reshape(K, h * w).contiguous()  # K×HW
-    fmean = f.mean(0)  # HW
+    f = filters.contiguous()  # K×h×w, read as K×HW
     out = torch.empty(B, 3, C, dtype=x.dtype, device=x.device)
     stats = torch.empty(B, 4, K, C, dtype=acc, device=x.device)
     block_c, block_hw = _mfp_blocks(C, h * w)
     ncb = triton.cdiv(C, block_c)
     _mfp_fwd_kernel[(B * ncb, )](
-        x, f, fmean, out, stats, C, h * w, w, K, ncb, *x.stride(), BLOCK_C=block_c,
+        x, f, out, stats, C, h * w, w, K, ncb, *x.stride(), BLOCK_C=block_c,
         BLOCK_HW=block_hw, BLOCK_K=max(triton.next_power_of_2(K), 1), ACC=_tl_dtype(x.dtype))
     return out, stats
 
@@ -181,14 +180,12 @@ def mfp_backward(grad_out: Tensor, x: Tensor, filters: Tensor, stats: Tensor) ->
     """
     B, C, h, w = x.shape
     K = filters.shape[0]
-    acc = _acc_dtype(x.dtype)
-    f = filters.to(acc).reshape(K, h * w).contiguous()
-    fmean = f.mean(0)
+    f = filters.contiguous()
     gx = torch.empty(B, C, h, w, dtype=x.dtype, device=x.device)
     block_c, block_hw = _mfp_blocks(C, h * w)
     ncb = triton.cdiv(C, block_c)
     _mfp_bwd_kernel[(B * ncb, )](
-        grad_out.contiguous(), x, f, fmean, stats.contiguous(), gx, C, h * w, w, K, ncb,
+        grad_out.contiguous(), x, f, stats.contiguous(), gx, C, h * w, w, K, ncb,
         *x.stride(), BLOCK_C=block_c, BLOCK_HW=block_hw, ACC=_tl_dtype(x.dtype))
     return gx
 

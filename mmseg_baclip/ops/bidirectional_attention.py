@@ -153,6 +153,31 @@ def _backward(ctx, grad_v: Tensor, grad_t: Tensor, _g_lse_v, _g_lse_t):
 bidirectional_attention_op.register_autograd(_backward, setup_context=_setup_context)
 
 
+class _BidirectionalAttentionKernels(torch.autograd.Function):
+    """Eager fast path: the same kernels under a plain ``autograd.Function``.
+
+    At MREM sizes the kernels take microseconds, so the registered op's extra Python dispatch
+    layers would dominate; eager calls come here and ``torch.compile`` traces the op.
+    """
+
+    @staticmethod
+    def forward(ctx, q_v, k_v, v_v, q_t, k_t, v_t, text_mask):
+        out_v, out_t, lse_v, lse_t = load_kernels().attn_forward(q_v, k_v, v_v, q_t, k_t, v_t,
+                                                                 text_mask)
+        ctx.save_for_backward(q_v, k_v, v_v, q_t, k_t, v_t, out_v, out_t, lse_v, lse_t,
+                              text_mask)
+        return out_v, out_t
+
+    @staticmethod
+    def backward(ctx, grad_v, grad_t):
+        q_v, k_v, v_v, q_t, k_t, v_t, out_v, out_t, lse_v, lse_t, text_mask = ctx.saved_tensors
+        grad_v = torch.zeros_like(out_v) if grad_v is None else grad_v
+        grad_t = torch.zeros_like(out_t) if grad_t is None else grad_t
+        grads = load_kernels().attn_backward(grad_v, grad_t, q_v, k_v, v_v, q_t, k_t, v_t, out_v,
+                                             out_t, lse_v, lse_t, text_mask)
+        return (*grads, None)
+
+
 def bidirectional_attention_sdpa(
         q_v: Tensor, k_v: Tensor, v_v: Tensor, q_t: Tensor, k_t: Tensor, v_t: Tensor,
         text_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
@@ -202,6 +227,8 @@ def bidirectional_attention(
         return bidirectional_attention_reference(q_v, k_v, v_v, q_t, k_t, v_t, text_mask)
     if backend == 'sdpa':
         return bidirectional_attention_sdpa(q_v, k_v, v_v, q_t, k_t, v_t, text_mask)
+    if not torch.compiler.is_compiling() and _use_kernels(q_v, q_t):
+        return _BidirectionalAttentionKernels.apply(q_v, k_v, v_v, q_t, k_t, v_t, text_mask)
     out_v, out_t, _, _ = torch.ops.mmseg_baclip.bidirectional_attention(
         q_v, k_v, v_v, q_t, k_t, v_t, text_mask)
     return out_v, out_t

@@ -162,6 +162,30 @@ def _backward(ctx, grad_out: Tensor, _grad_stats: Tensor):
 multi_freq_pool_op.register_autograd(_backward, setup_context=_setup_context)
 
 
+class _MultiFreqPoolKernels(torch.autograd.Function):
+    """Eager fast path: the same kernels under a plain ``autograd.Function``.
+
+    At MFCA sizes the kernels take microseconds, so the registered op's extra Python dispatch
+    layers would dominate; eager calls come here and ``torch.compile`` traces the op.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, filters: Tensor) -> Tensor:
+        out, stats = load_kernels().mfp_forward(x, filters)
+        ctx.save_for_backward(x, filters, stats)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, filters, stats = ctx.saved_tensors
+        grad_x = grad_filters = None
+        if ctx.needs_input_grad[0]:
+            grad_x = load_kernels().mfp_backward(grad_out, x, filters, stats)
+        if ctx.needs_input_grad[1]:
+            grad_filters = _grad_filters_torch(grad_out, x, filters, stats)
+        return grad_x, grad_filters
+
+
 def multi_freq_pool(x: Tensor, filters: Tensor) -> Tensor:
     """Mean, max and min over space of ``x ⊙ D_k``, each averaged over the K filters.
 
@@ -181,4 +205,6 @@ def multi_freq_pool(x: Tensor, filters: Tensor) -> Tensor:
     _check_mfp_args(x, filters)
     if resolve_backend('multi_freq_pool', x.device, x.dtype) == 'torch':
         return multi_freq_pool_reference(x, filters)
+    if not torch.compiler.is_compiling() and _use_kernels(x):
+        return _MultiFreqPoolKernels.apply(x, filters)
     return torch.ops.mmseg_baclip.multi_freq_pool(x, filters)[0]

@@ -11,7 +11,7 @@ SUPPORTED = {
     'mmsegmentation': ('1.2.0', '2.0.0'),
     'open_clip_torch': ('2.24.0', '4.0.0'),
     'segment-anything|segment_anything': ('1.0', None),
-    'pysodmetrics': ('1.4.0', None),
+    'pysodmetrics': ('1.6.0', None),
 }
 
 _INSTALL_HINT = ('Install the tested stack with `pip install -r requirements/lock.txt` from the '

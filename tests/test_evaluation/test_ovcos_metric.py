@@ -17,7 +17,7 @@ ATOL = 1e-10
 GT_CLASSES = ['cat', 'cat', 'cat', 'moth', 'moth', 'moth', 'frog', 'frog', 'eel', 'eel']
 
 
-def _make_samples(ovcos_ref, use_input_logits=True, seed=0):
+def _make_samples(ovcos_ref, use_input_logits=True, seed=0, as_dict=True):
     """Data samples (``SegDataSample.to_dict()``) and the reference (pred, gt, cls, gt_cls).
 
     Includes wrong classes, an empty GT, an all-foreground GT, a constant prediction and logits
@@ -51,7 +51,7 @@ def _make_samples(ovcos_ref, use_input_logits=True, seed=0):
             dict(img_path=f'/data/test/image/s{index}.jpg',
                  seg_map_path=f'/data/test/mask/s{index}.png', ori_shape=size,
                  class_name=gt_class, pred_class=pred_class))
-        samples.append(data_sample.to_dict())
+        samples.append(data_sample.to_dict() if as_dict else data_sample)
 
         prob = torch.sigmoid(logits[0]).numpy()
         items.append((ovcos_ref.reference_uint8(prob, size), gt, pred_class, gt_class))
@@ -81,6 +81,19 @@ def test_metric_matches_reference(ovcos_ref, use_input_logits):
     assert results['acc'] == pytest.approx(7 / 10)
     assert all(isinstance(v, float) for v in results.values())
     assert metric.results == []  # evaluate() clears the per-image results
+
+
+def test_through_mmengine_evaluator(ovcos_ref):
+    """The Runner's path: Evaluator converts SegDataSample objects and calls the metric."""
+    from mmengine.evaluator import Evaluator
+    samples, items = _make_samples(ovcos_ref, seed=5, as_dict=False)
+    evaluator = Evaluator(dict(type='OVCOSMetric', prefix='ovcos'))
+    evaluator.process(data_samples=samples[:6])
+    evaluator.process(data_samples=samples[6:])
+    results = evaluator.evaluate(len(samples))
+    expected = ovcos_ref.reference_results(items)
+    for key in OFFICIAL_KEYS:
+        assert results['ovcos/' + key] == pytest.approx(expected[key], abs=ATOL)
 
 
 def test_hard_subset_and_class_agnostic(ovcos_ref):

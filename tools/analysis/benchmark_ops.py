@@ -10,10 +10,13 @@ Shapes are the paper's (spec §3.4-3.6, §6.2):
 
 Implementations: ``reference`` (pure PyTorch), ``triton`` (our kernels; CUDA only),
 ``op-torch`` (the custom op's PyTorch path; CPU only, shows the op overhead), and for
-attention ``sdpa`` (two ``F.scaled_dot_product_attention`` calls). Modes: ``fwd`` (under
+attention ``sdpa`` (two ``F.scaled_dot_product_attention`` calls); ``triton-op`` (CUDA) calls
+the registered ``torch.ops.mmseg_baclip`` op directly, as ``torch.compile`` does. Modes: ``fwd`` (under
 ``torch.no_grad``) and ``fwd+bwd``. Time is the median over ``--iters`` runs (CUDA events on
 GPU, ``perf_counter`` on CPU). Peak memory is ``torch.cuda.max_memory_allocated`` above the
 inputs on GPU; on CPU it is not measured (PyTorch's CPU allocator is invisible to tracemalloc).
+On GPU, ``host ms`` is the time to issue one call (close to ``ms`` = launch-bound) and
+``--profile`` adds ``gpu ms``, the kernels' own time from ``torch.profiler``.
 
 Usage::
 
@@ -56,17 +59,21 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(fn: Callable[[], None], device: torch.device, warmup: int, iters: int) -> Dict:
-    """Median time (ms) of ``fn`` and, on CUDA, its peak memory above what is allocated."""
+def measure(fn: Callable[[], None], device: torch.device, warmup: int, iters: int,
+            profile: bool = False) -> Dict:
+    """Median time (ms) of ``fn`` and, on CUDA, its peak memory above what is allocated, the
+    host time to issue it and (``profile``) the summed kernel time from torch.profiler."""
     for _ in range(warmup):
         fn()
     sync(device)
-    times = []
+    times, cpu_times = [], []
     for _ in range(iters):
         if device.type == 'cuda':
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
+            t0 = time.perf_counter()
             fn()
+            cpu_times.append((time.perf_counter() - t0) * 1e3)
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end))
@@ -82,13 +89,29 @@ def measure(fn: Callable[[], None], device: torch.device, warmup: int, iters: in
         fn()
         sync(device)
         peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
-    return dict(time_ms=statistics.median(times), min_ms=min(times), peak_mib=peak)
+    result = dict(time_ms=statistics.median(times), min_ms=min(times), peak_mib=peak)
+    if cpu_times:  # host time to issue the work; close to time_ms = launch-bound
+        result['host_ms'] = statistics.median(cpu_times)
+    if profile and device.type == 'cuda':
+        from torch.profiler import ProfilerActivity
+        n = 20
+        with torch.profiler.profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(n):
+                fn()
+            sync(device)
+        total = 0.0
+        for e in prof.key_averages():
+            total += getattr(e, 'self_device_time_total', None) or getattr(
+                e, 'self_cuda_time_total', 0.0)
+        result['gpu_ms'] = total / n / 1e3  # kernel time only (profiler)
+    return result
 
 
 def mfp_impls(device: torch.device) -> Dict[str, Callable]:
     impls = {'reference': ('torch', multi_freq_pool)}
     if device.type == 'cuda' and triton_available():
         impls['triton'] = ('triton', multi_freq_pool)
+        impls['triton-op'] = ('triton', lambda x, f: OPS.multi_freq_pool(x, f)[0])
     if device.type == 'cpu':
         impls['op-torch'] = ('torch', lambda x, f: OPS.multi_freq_pool(x, f)[0])
     return impls
@@ -100,6 +123,7 @@ def attn_impls(device: torch.device) -> Dict[str, Callable]:
              'sdpa': ('torch', bidirectional_attention_sdpa)}
     if device.type == 'cuda' and triton_available():
         impls['triton'] = ('triton', bidirectional_attention)
+        impls['triton-op'] = ('triton', lambda *a: OPS.bidirectional_attention(*a)[:2])
     if device.type == 'cpu':
         impls['op-torch'] = ('torch', lambda *a: OPS.bidirectional_attention(*a)[:2])
     return impls
@@ -125,7 +149,7 @@ def run_case(op: str, shape: str, impls: Dict, make_inputs: Callable, device: to
             row = dict(op=op, shape=shape, impl=name, mode=mode, dtype=str(args.dtype))
             try:
                 with backend_env(env):
-                    row.update(measure(step, device, args.warmup, args.iters))
+                    row.update(measure(step, device, args.warmup, args.iters, args.profile))
             except Exception as e:  # report and keep benchmarking the other cases
                 row.update(time_ms=None, min_ms=None, peak_mib=None, error=repr(e)[:300])
             rows.append(row)
@@ -194,20 +218,25 @@ def print_table(report: Dict) -> None:
     meta = report['meta']
     print(f"# {meta['device']} | torch {meta['torch']} | triton {meta['triton']} | "
           f"{meta['dtype']} | median of {meta['iters']} | {meta['date']}")
-    head = f"{'op':<24}{'shape':<26}{'mode':<9}{'impl':<11}{'ms':>9}{'x ref':>8}{'peak MiB':>10}"
+    head = (f"{'op':<24}{'shape':<26}{'mode':<9}{'impl':<11}{'ms':>9}{'x ref':>8}{'peak MiB':>10}"
+            f"{'host ms':>9}{'gpu ms':>9}")
     print(head)
     print('-' * len(head))
     for r in report['results']:
         ms = f"{r['time_ms']:.3f}" if r.get('time_ms') is not None else 'error'
         sp = f"{r['speedup_vs_reference']:.2f}" if r.get('speedup_vs_reference') else ''
         pk = f"{r['peak_mib']:.1f}" if r.get('peak_mib') is not None else 'n/a'
-        print(f"{r['op']:<24}{r['shape']:<26}{r['mode']:<9}{r['impl']:<11}{ms:>9}{sp:>8}{pk:>10}")
+        host = f"{r['host_ms']:.3f}" if r.get('host_ms') is not None else ''
+        gpu = f"{r['gpu_ms']:.3f}" if r.get('gpu_ms') is not None else ''
+        print(f"{r['op']:<24}{r['shape']:<26}{r['mode']:<9}{r['impl']:<11}{ms:>9}{sp:>8}{pk:>10}"
+              f"{host:>9}{gpu:>9}")
         if r.get('error'):
             print(f"    {r['error']}")
     # fastest fwd+bwd implementation per op (what 'auto' should run; see ops/_backend.py)
     best: Dict[str, Dict[str, float]] = {}
     for r in report['results']:
-        if r['mode'] == 'fwd+bwd' and r.get('time_ms') and r['impl'] != 'op-torch':
+        if r['mode'] == 'fwd+bwd' and r.get('time_ms') and r['impl'] not in ('op-torch',
+                                                                              'triton-op'):
             best.setdefault(r['op'], {}).setdefault(r['impl'], 0.0)
             best[r['op']][r['impl']] += r['time_ms']
     for op, totals in best.items():
@@ -222,6 +251,8 @@ def parse_args():
     p.add_argument('--warmup', type=int, default=None, help='default: 10 GPU, 2 CPU')
     p.add_argument('--iters', type=int, default=None, help='default: 100 GPU, 10 CPU')
     p.add_argument('--out', default=None, help='write the results as JSON to this file')
+    p.add_argument('--profile', action='store_true',
+                   help='CUDA: also report the kernel time per call from torch.profiler')
     args = p.parse_args()
     args.dtype = getattr(torch, args.dtype)
     gpu = args.device.startswith('cuda')

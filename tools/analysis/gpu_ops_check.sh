@@ -35,14 +35,15 @@ fi
 } >> "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-timeout 300 "$PY" -m pytest tests/test_ops -m cuda -q -rs -p no:cacheprovider \
+timeout 240 "$PY" -m pytest tests/test_ops -m cuda -q -rs -p no:cacheprovider \
+    --confcutdir="$REPO/tests/test_ops" -o pythonpath= \
     --junitxml="$OUT/ops_cuda_tests.xml" 2>&1 | tee "$OUT/ops_cuda_tests.log"
 rc_tests=${PIPESTATUS[0]}
 
-timeout 150 "$PY" tools/analysis/benchmark_ops.py --dtype float32 \
+timeout 120 "$PY" tools/analysis/benchmark_ops.py --dtype float32 --profile \
     --out "$OUT/benchmark_ops_cuda_fp32.json" 2>&1 | tee "$OUT/benchmark_ops_cuda.log"
 rc_fp32=${PIPESTATUS[0]}
-timeout 120 "$PY" tools/analysis/benchmark_ops.py --dtype bfloat16 \
+timeout 90 "$PY" tools/analysis/benchmark_ops.py --dtype bfloat16 \
     --out "$OUT/benchmark_ops_cuda_bf16.json" 2>&1 | tee -a "$OUT/benchmark_ops_cuda.log"
 rc_bf16=${PIPESTATUS[0]}
 

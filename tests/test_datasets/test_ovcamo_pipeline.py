@@ -1,0 +1,84 @@
+"""The base dataset config: train/test pipelines end to end on a tiny synthetic tree."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmseg.registry import DATASETS
+from mmseg.structures import SegDataSample
+
+from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
+from ovcamo_test_utils import mask_path, split_entries
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', 'ovcamo.py')
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the config must not depend on the working directory
+    return Config.fromfile(CONFIG)
+
+
+def build_from(cfg, loader, root):
+    dataset_cfg = cfg[loader].dataset.copy()
+    dataset_cfg.data_root = root
+    return DATASETS.build(dataset_cfg)
+
+
+def test_config_contents(cfg):
+    assert cfg.dataset_type == 'OVCamoDataset' and cfg.data_root == 'data/OVCamo'
+    assert cfg.crop_size == (384, 384)
+    assert cfg.train_dataloader.batch_size == 4 and cfg.train_dataloader.num_workers == 2
+    assert cfg.train_dataloader.sampler == dict(type='DefaultSampler', shuffle=True)
+    assert cfg.train_dataloader.dataset.split == 'train'
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.batch_size == 1 and loader.dataset.split == 'test'
+        assert loader.dataset.test_mode
+    assert cfg.val_evaluator == dict(type='OVCOSMetric') == cfg.test_evaluator
+    types = [t['type'] for t in cfg.test_pipeline]
+    assert types.index('LoadOVCamoAnnotations') > types.index('Resize')
+    for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
+        keys = pipeline[-1]['meta_keys']
+        assert {'class_name', 'vocabulary', 'unique_id', 'img_path', 'ori_shape'} <= set(keys)
+
+
+def test_train_pipeline_gives_384_inputs_and_gt(cfg, synthetic_root):
+    np.random.seed(0)  # flip, rotation and colour jitter draw from numpy's global generator
+    ds = build_from(cfg, 'train_dataloader', synthetic_root)
+    entries = split_entries(synthetic_root, 'train')
+    for i in range(len(ds)):
+        out = ds[i]
+        sample = out['data_samples']
+        assert isinstance(sample, SegDataSample)
+        assert out['inputs'].shape == (3, 384, 384) and out['inputs'].dtype == torch.uint8
+        gt = sample.gt_sem_seg.data
+        assert gt.shape == (1, 384, 384)
+        assert set(gt.unique().tolist()) <= {0, 1} and gt.sum() > 0
+        assert sample.class_name == entries[i]['base_class']
+        assert sample.unique_id == entries[i]['unique_id']
+        assert sample.vocabulary == OVCAMO_TRAIN_CLASSES
+
+
+def test_test_pipeline_keeps_gt_at_original_size(cfg, synthetic_root):
+    ds = build_from(cfg, 'test_dataloader', synthetic_root)
+    entries = split_entries(synthetic_root, 'test')
+    sizes = set()
+    for i, entry in enumerate(entries):
+        out = ds[i]
+        sample = out['data_samples']
+        original = cv2.imread(mask_path(synthetic_root, 'test', entry), cv2.IMREAD_UNCHANGED)
+        sizes.add(original.shape)
+        assert out['inputs'].shape == (3, 384, 384)
+        assert tuple(sample.ori_shape) == original.shape
+        assert tuple(sample.img_shape) == (384, 384)
+        np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(), original > 0)
+        assert sample.class_name == entry['base_class'] in OVCAMO_TEST_CLASSES
+        assert sample.vocabulary == OVCAMO_TEST_CLASSES
+        assert not hasattr(sample, 'flip') or not sample.flip
+    assert len(sizes) > 1  # the synthetic tree has images of several sizes
+    batch = pseudo_collate([ds[0], ds[1]])
+    assert [s.class_name for s in batch['data_samples']] == [e['base_class'] for e in entries[:2]]
