@@ -19,7 +19,7 @@ import io
 import json
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmengine.fileio as fileio
@@ -318,10 +318,3 @@ def unknown_class_problem(index: int, entry: dict, class_info_path: str) -> str:
     return (f'{entry["unique_id"]!r}: class {entry["base_class"]!r} (sample_info.json entry '
             f'#{index}) is not in {class_info_path}; fix its base_class or add the class there')
 
-
-def count_by_class(names: Sequence[str]) -> Dict[str, int]:
-    """Count occurrences of each name, keeping first-seen order."""
-    counts: Dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
-    return counts

@@ -31,7 +31,7 @@ MIN_TRITON = (3, 0)
 # 'sdpa' = (attention only) two F.scaled_dot_product_attention calls.
 AUTO_CUDA_BACKEND = {
     'multi_freq_pool': 'triton',
-    'bidirectional_attention': 'triton',
+    'bidirectional_attention': 'sdpa',
 }
 # What 'auto' runs on CUDA when the choice above is 'triton' but Triton is missing.
 AUTO_CUDA_FALLBACK = {

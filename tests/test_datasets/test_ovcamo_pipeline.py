@@ -1,4 +1,5 @@
 """The base dataset config: train/test pipelines end to end on a tiny synthetic tree."""
+import os
 import os.path as osp
 
 import cv2
@@ -11,7 +12,7 @@ from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 
 from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-from ovcamo_test_utils import mask_path, split_entries
+from ovcamo_test_utils import mask_path, read_json, split_entries, write_json
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', 'ovcamo.py')
@@ -82,3 +83,51 @@ def test_test_pipeline_keeps_gt_at_original_size(cfg, synthetic_root):
     assert len(sizes) > 1  # the synthetic tree has images of several sizes
     batch = pseudo_collate([ds[0], ds[1]])
     assert [s.class_name for s in batch['data_samples']] == [e['base_class'] for e in entries[:2]]
+
+
+def make_mismatch(root):
+    """Make the first train mask taller than its image; return (image (h, w), mask (h, w))."""
+    entry = split_entries(root, 'train')[0]
+    path = mask_path(root, 'train', entry)
+    mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    bigger = cv2.resize(mask, (mask.shape[1], mask.shape[0] + 6),
+                        interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(path, bigger)
+    return mask.shape, bigger.shape
+
+
+def test_size_mismatch_in_the_train_pipeline(cfg, ovcamo_root):
+    (h, w), (mh, mw) = make_mismatch(ovcamo_root)
+    ds = build_from(cfg, 'train_dataloader', ovcamo_root)
+    with pytest.raises(ValueError, match=f'is {mh}x{mw} .* is {h}x{w}'):
+        ds[0]
+    for t in cfg.train_dataloader.dataset.pipeline:
+        if t['type'] == 'LoadOVCamoAnnotations':
+            t['size_mismatch'] = 'resize_image'
+    ds = build_from(cfg, 'train_dataloader', ovcamo_root)
+    sample = ds[0]['data_samples']
+    assert tuple(sample.ori_shape) == (mh, mw) and sample.gt_sem_seg.data.shape == (1, 384, 384)
+
+
+def test_size_mismatch_in_the_test_pipeline_resize_option(cfg, ovcamo_root):
+    # the mismatched sample is a train sample: move the class to the test split
+    (h, w), (mh, mw) = make_mismatch(ovcamo_root)
+    entry = split_entries(ovcamo_root, 'train')[0]
+    for sub in ('image', 'mask'):
+        src = osp.join(ovcamo_root, 'train', sub)
+        name = [f for f in os.listdir(src) if f.startswith(entry['unique_id'] + '.')][0]
+        os.replace(osp.join(src, name), osp.join(ovcamo_root, 'test', sub, name))
+    class_info = read_json(ovcamo_root, 'class_info.json')
+    for c in class_info:
+        if c['name'] == entry['base_class']:
+            c['split'] = 'test'
+    write_json(ovcamo_root, 'class_info.json', class_info)
+    for t in cfg.test_dataloader.dataset.pipeline:
+        if t['type'] == 'LoadOVCamoAnnotations':
+            t['size_mismatch'] = 'resize_image'
+    ds = build_from(cfg, 'test_dataloader', ovcamo_root)
+    index = [ds.get_data_info(i)['unique_id'] for i in range(len(ds))].index(entry['unique_id'])
+    out = ds[index]
+    assert out['inputs'].shape == (3, 384, 384)
+    assert tuple(out['data_samples'].ori_shape) == (mh, mw)
+    assert out['data_samples'].gt_sem_seg.data.shape == (1, mh, mw)

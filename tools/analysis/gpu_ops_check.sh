@@ -20,12 +20,14 @@ export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 unset TRITON_INTERPRET BACLIP_OPS_BACKEND
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 
+PYFLAGS=()
 if ! "$PY" -c "import mmseg_baclip" >/dev/null 2>&1; then
     SHIM="$(mktemp -d)"
     mkdir -p "$SHIM/mmseg_baclip"
     echo "__path__ = ['$REPO/mmseg_baclip']  # ops-only shim: skips the package __init__" \
         > "$SHIM/mmseg_baclip/__init__.py"
     export PYTHONPATH="$SHIM:$PYTHONPATH"
+    PYFLAGS=(-P)  # python >= 3.11: keep the working directory (the real package) off sys.path
     echo "note: full mmseg_baclip not importable here; using the ops-only shim" | tee "$OUT/env.txt"
 fi
 {
@@ -35,7 +37,7 @@ fi
 } >> "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-timeout 240 "$PY" -m pytest tests/test_ops -m cuda -q -rs -p no:cacheprovider \
+timeout 240 "$PY" "${PYFLAGS[@]}" -m pytest tests/test_ops -m cuda -q -rs -p no:cacheprovider \
     --confcutdir="$REPO/tests/test_ops" -o pythonpath= \
     --junitxml="$OUT/ops_cuda_tests.xml" 2>&1 | tee "$OUT/ops_cuda_tests.log"
 rc_tests=${PIPESTATUS[0]}
