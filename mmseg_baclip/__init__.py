@@ -12,7 +12,7 @@ from .utils.compat import install_mmcv_ops_fallback  # noqa: E402
 
 install_mmcv_ops_fallback()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -12,3 +12,6 @@ log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
+# Checkpoints load with torch.load(weights_only=True) (torch >= 2.6 default); keep this hook when
+# you set your own custom_hooks.
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

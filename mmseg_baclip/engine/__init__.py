@@ -1,3 +1,4 @@
+from .hooks import WeightsOnlyCheckpointHook
 from .optim_constructor import TrainableOnlyOptimWrapperConstructor
 
-__all__ = ['TrainableOnlyOptimWrapperConstructor']
+__all__ = ['TrainableOnlyOptimWrapperConstructor', 'WeightsOnlyCheckpointHook']
