@@ -29,6 +29,9 @@ MIN_TRITON = (3, 0)
 # What 'auto' runs on CUDA, per op: one line per op, chosen from the GPU benchmark
 # (tools/analysis/benchmark_ops.py). 'triton' = our kernels, 'torch' = the reference,
 # 'sdpa' = (attention only) two F.scaled_dot_product_attention calls.
+# H200, torch 2.11, triton 3.6, paper shapes, fwd+bwd: multi_freq_pool triton 11-19x faster
+# than the reference; attention without padding: sdpa 0.79-0.87 ms, triton 1.00-1.15 ms,
+# reference 1.6-1.7 ms (all host/launch-bound; triton is faster only with a text mask).
 AUTO_CUDA_BACKEND = {
     'multi_freq_pool': 'triton',
     'bidirectional_attention': 'sdpa',

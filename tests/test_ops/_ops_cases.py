@@ -57,7 +57,8 @@ def grads_of(outputs, inputs, seed: int = 1):
     g = torch.Generator().manual_seed(seed)
     if isinstance(outputs, Tensor):
         outputs = (outputs, )
-    ups = [torch.randn(o.shape, generator=g, dtype=o.dtype).to(o.device) for o in outputs]
+    # drawn in float32 whatever the output dtype, so every dtype gets the same upstream values
+    ups = [torch.randn(o.shape, generator=g).to(device=o.device, dtype=o.dtype) for o in outputs]
     return torch.autograd.grad(outputs, inputs, ups, allow_unused=True)
 
 

@@ -23,6 +23,10 @@ pytestmark = [
 OPS = torch.ops.mmseg_baclip
 # tolerances of the half-precision kernels against the float32 reference on the same values
 HALF_TOL = {torch.float16: dict(atol=2e-3, rtol=2e-3), torch.bfloat16: dict(atol=2e-2, rtol=2e-2)}
+# attention gradients go through p and ds rounded to half precision for the tensor-core products
+HALF_GRAD_TOL = {torch.float16: dict(atol=1e-2, rtol=1e-2),
+                 torch.bfloat16: dict(atol=6e-2, rtol=6e-2)}
+DTYPE_IDS = {torch.float32: 'fp32', torch.float16: 'fp16', torch.bfloat16: 'bf16'}
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +40,8 @@ def test_auto_picks_the_table_entry(backend):
         assert resolve_backend(op, torch.device('cuda'), torch.float32) == choice
 
 
-@pytest.mark.parametrize('dtype', [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16, torch.bfloat16],
+                         ids=DTYPE_IDS.get)
 @pytest.mark.parametrize('case', [dict(shape=(4, 256, 14, 14, 16)),
                                   dict(shape=(4, 64, 14, 14, 16), ties=True),
                                   dict(shape=(2, 37, 24, 24, 5), noncontiguous=True),
@@ -64,7 +69,8 @@ ATTN_CASES = [(torch.float32, dict(shape=(4, 8, 576, 14, 32))),
 
 
 @pytest.mark.parametrize('masked', [False, True])
-@pytest.mark.parametrize('dtype,case', ATTN_CASES)
+@pytest.mark.parametrize('dtype,case', ATTN_CASES,
+                         ids=[f'{DTYPE_IDS[d]}-{c["shape"]}' for d, c in ATTN_CASES])
 def test_attention_cuda_matches_reference(dtype, masked, case):
     spec = dict(case)
     shape = spec.pop('shape')
@@ -76,7 +82,8 @@ def test_attention_cuda_matches_reference(dtype, masked, case):
     ref = bidirectional_attention_reference(*ref_in, mask)
     tol = HALF_TOL.get(dtype, dict(atol=1e-5, rtol=1e-4))
     assert_close_all([o.float() for o in out], ref, **tol)
-    assert_close_all([g.float() for g in grads_of(out, qkv)], grads_of(ref, ref_in), **tol)
+    grad_tol = HALF_GRAD_TOL.get(dtype, tol)
+    assert_close_all([g.float() for g in grads_of(out, qkv)], grads_of(ref, ref_in), **grad_tol)
 
 
 def test_sdpa_path_cuda_matches_reference():
