@@ -1,10 +1,17 @@
 """Test a trained model: class-aware OVCOS metrics, optional prediction files and pictures.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR] [--show-dir DIR]
-                                           [--cfg-options k=v ...] [--launcher ...]
+                                           [--unsafe-load] [--cfg-options k=v ...]
+                                           [--launcher ...]
 
 ``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo format)
-through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions.
+through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions. The metrics are
+logged and written as JSON to ``<work dir>/<timestamp>/<timestamp>.json``.
+
+The checkpoint is loaded with ``torch.load(weights_only=True)`` whatever the torch version, and
+must fit the model built from CONFIG (an error names the first mismatched keys);
+``--unsafe-load`` allows old pickled checkpoints from a trusted source.
+Several GPUs: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS`` (same metrics).
 """
 import argparse
 import os
@@ -17,8 +24,10 @@ import mmseg_baclip  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_baclip.engine import add_required_hooks, checkpoint_loading  # noqa: E402
 
-def parse_args():
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file, or "none" to evaluate the model as '
@@ -29,12 +38,15 @@ def parse_args():
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
     parser.add_argument('--wait-time', type=float, default=0, help='interval of --show (s)')
     parser.add_argument('--show', action='store_true', help='show pictures in a window')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='load the checkpoint with torch.load(weights_only=False): ONLY for '
+                        'old checkpoints from a trusted source (a crafted file can run code)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -53,8 +65,9 @@ def enable_visualization(cfg, args):
     return cfg
 
 
-def main():
-    args = parse_args()
+def main(argv=None) -> dict:
+    """Run the test; returns the metrics (on every rank)."""
+    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -72,11 +85,13 @@ def main():
         for evaluator in evaluators:
             if evaluator.get('type') == 'OVCOSMetric':
                 evaluator['output_dir'] = args.out
+    add_required_hooks(cfg)
     runner = Runner.from_cfg(cfg)
     if cfg.load_from is None:
         # No trained checkpoint: load CLIP/SAM from their local files as training would.
         runner.model.init_weights()
-    runner.test()
+    with checkpoint_loading(unsafe=args.unsafe_load):
+        return runner.test()
 
 
 if __name__ == '__main__':

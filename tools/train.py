@@ -1,7 +1,14 @@
 """Train a BaCLIP (or any mmseg) model with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                                 [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [DTYPE]]
+                                 [--unsafe-load] [--cfg-options k=v ...]
+                                 [--launcher {none,pytorch,slurm,mpi}]
+
+Checkpoints (``--resume``, ``load_from``) are loaded with ``torch.load(weights_only=True)``
+whatever the torch version, and must fit the model (see mmseg_baclip.engine);
+``--unsafe-load`` allows old pickled checkpoints from a trusted source.
+Multi-GPU / multi-node: ``bash tools/dist_train.sh CONFIG GPUS`` (torchrun, ``--launcher
+pytorch``).
 """
 import argparse
 import os
@@ -14,29 +21,36 @@ import mmseg_baclip  # noqa: E402,F401  (registers the plugin, mmcv-lite fallbac
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseg_baclip.engine import add_required_hooks, checkpoint_loading  # noqa: E402
 
-def parse_args():
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest checkpoint '
                         'in the work dir when no path is given')
-    parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic mixed precision training')
+    parser.add_argument('--amp', nargs='?', const='float16', default=None,
+                        choices=['float16', 'bfloat16'],
+                        help='automatic mixed precision (AmpOptimWrapper, GPU only) with this '
+                        'autocast dtype (default float16); the *_amp-bf16 / *_amp-fp16 configs '
+                        'do the same')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='load checkpoints with torch.load(weights_only=False): ONLY for old '
+                        'checkpoints from a trusted source (a crafted file can run code)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, e.g. model.neck.num_blocks=2')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
-def main():
-    args = parse_args()
+def build_cfg(args) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -53,15 +67,24 @@ def main():
             if optim_type != 'OptimWrapper':
                 raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {optim_type}')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+            cfg.optim_wrapper.dtype = args.amp
+            cfg.optim_wrapper.loss_scale = 'dynamic' if args.amp == 'float16' else 1.0
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    return add_required_hooks(cfg)
+
+
+def main(argv=None) -> Runner:
+    args = parse_args(argv)
+    cfg = build_cfg(args)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    with checkpoint_loading(unsafe=args.unsafe_load):
+        runner.train()
+    return runner
 
 
 if __name__ == '__main__':

@@ -12,6 +12,16 @@ log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
-# Checkpoints load with torch.load(weights_only=True) (torch >= 2.6 default); keep this hook when
-# you set your own custom_hooks.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# Reliability hooks (mmseg_baclip.engine); keep them when you set your own custom_hooks:
+# - WeightsOnlyCheckpointHook: every checkpoint written loads with torch.load(weights_only=True).
+# - StrictCheckpointHook: load_from / --resume fail, naming the keys, on a checkpoint that does
+#   not fit the model (mmengine would load it partially and only log).
+# - RNGStateHook: checkpoints hold the RNG states, so --resume continues exactly.
+# - NonFiniteLossHook: a NaN/Inf loss stops training with the iteration in the message.
+# tools/train.py and tools/test.py add the first two when a config leaves them out.
+custom_hooks = [
+    dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='StrictCheckpointHook'),
+    dict(type='RNGStateHook'),
+    dict(type='NonFiniteLossHook'),
+]

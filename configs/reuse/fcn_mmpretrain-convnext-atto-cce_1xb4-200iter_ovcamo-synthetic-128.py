@@ -1,7 +1,7 @@
 # Reuse example: BaCLIP's CCE neck (cascaded MFMSA) inside a stock mmseg EncoderDecoder, after
 # mmpretrain's ConvNeXt, with a stock FCNHead; trained on OVCamoDataset as plain binary
-# segmentation (class-agnostic) and scored with mmseg's IoUMetric and BaCLIP's OVCOSMetric in
-# class-agnostic mode. Needs mmpretrain (pip install mmpretrain).
+# segmentation (class-agnostic: a closed-set model predicts no class name) and scored with
+# mmseg's IoUMetric. Needs mmpretrain (in requirements/lock.txt).
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/ovcamo.py']
 custom_imports = dict(imports=['mmseg_baclip', 'mmpretrain.models'], allow_failed_imports=False)
 

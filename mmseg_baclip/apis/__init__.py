@@ -1,0 +1,10 @@
+"""Inference API for users: any images, any class names."""
+from .inference_loader import OVCOSInferenceLoader
+from .ovcos_inferencer import IMAGE_EXTENSIONS, OVCOSInferencer
+from .vocabulary import (config_vocabulary, load_vocabulary, parse_vocabulary_list,
+                         read_vocabulary_file)
+
+__all__ = [
+    'OVCOSInferencer', 'OVCOSInferenceLoader', 'IMAGE_EXTENSIONS', 'load_vocabulary',
+    'read_vocabulary_file', 'parse_vocabulary_list', 'config_vocabulary'
+]

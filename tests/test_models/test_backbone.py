@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmseg_baclip.models.backbones.openclip_convnext import bilinear_adjoint_weights
+from mmseg_baclip.models.utils import load_clip_state_dict
 from baclip_test_utils import TINY_CLIP
 
 
@@ -83,8 +84,9 @@ def test_missing_checkpoint_names_the_file(tmp_path):
     missing = str(tmp_path / 'nope.bin')
     with pytest.raises(FileNotFoundError, match='nope.bin'):
         build(missing)
+    # the message of the paper's model names the file to download (no ConvNeXt-L built here)
     with pytest.raises(FileNotFoundError, match='laion2b_s29b_b131k_ft_soup'):
-        MODELS.build(dict(type='OpenCLIPConvNeXt', checkpoint=missing)).init_weights()
+        load_clip_state_dict(missing, 'convnext_large_d_320')
 
 
 def test_wrong_architecture_checkpoint_names_keys(tmp_path, clip_file):

@@ -1,4 +1,12 @@
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
+from .strict_checkpoint_hook import (CheckpointMismatchError, StrictCheckpointHook,
+                                     compare_state_dicts)
 from .weights_only_checkpoint_hook import (WeightsOnlyCheckpointHook, from_weights_only,
                                            to_weights_only)
 
-__all__ = ['WeightsOnlyCheckpointHook', 'from_weights_only', 'to_weights_only']
+__all__ = [
+    'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'RNGStateHook',
+    'StrictCheckpointHook', 'WeightsOnlyCheckpointHook', 'compare_state_dicts',
+    'from_weights_only', 'get_rng_state', 'set_rng_state', 'to_weights_only'
+]

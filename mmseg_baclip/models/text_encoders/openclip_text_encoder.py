@@ -68,6 +68,14 @@ class OpenCLIPTextEncoder(BaseModule):
         self._cache: Dict[tuple, Tensor] = {}
         freeze(self)
 
+    def set_templates(self, templates: Union[str, Sequence[str]]) -> None:
+        """Use another template set from now on (cached embeddings are keyed by templates).
+
+        Args:
+            templates (str | Sequence[str]): A set name or explicit templates, as in ``__init__``.
+        """
+        self.templates = get_templates(templates)
+
     def train(self, mode: bool = True):
         """Always stay in eval mode (frozen)."""
         return super().train(False)

@@ -1,0 +1,23 @@
+"""Fixtures of the engine tests: one tiny synthetic OVCamo tree per session, one CPU thread."""
+import pytest
+import torch
+
+from mmseg_baclip.datasets import make_synthetic_ovcamo
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The tiny models are fastest (and timing-stable on a shared machine) with one thread:
+    OpenMP workers spin-waiting for busy cores make them 10-100x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope='session')
+def data_root(tmp_path_factory) -> str:
+    """8 train and 5 test samples of 96x96 px (some other sizes); read-only for the tests."""
+    root = tmp_path_factory.mktemp('ovcamo_tiny')
+    make_synthetic_ovcamo(str(root), num_train=8, num_test=5, size=(96, 96), seed=0)
+    return str(root)
