@@ -10,18 +10,24 @@ from mmseg.registry import MODELS
 
 from baclip_test_utils import REPO_ROOT, TINY_CLIP
 
+TINY_VIT = 'vit_tiny_baclip'
+
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
 
 
 def shrink(model_cfg):
-    """Small overrides: the tiny CLIP instead of ConvNeXt-L, no weight files."""
+    """Small overrides: a tiny CLIP instead of ConvNeXt-L / ViT-L, no weight files."""
+    vit = model_cfg.get('backbone', {}).get('type') == 'OpenCLIPViT'
+    tiny = TINY_VIT if vit else TINY_CLIP
     for part in ('backbone', 'text_encoder'):
         if model_cfg.get(part, {}).get('type', '').startswith('OpenCLIP'):
-            model_cfg[part]['model_name'] = TINY_CLIP
-    if model_cfg.get('align_neck') and model_cfg.get('backbone', {}).get('model_name') == TINY_CLIP:
-        model_cfg.align_neck.in_channels = (80, 160, 320)
+            model_cfg[part]['model_name'] = tiny
+    if vit:
+        model_cfg.backbone.layer_indices = (0, 1, 2, 3)
+    if model_cfg.get('align_neck') and model_cfg.get('backbone', {}).get('model_name') == tiny:
+        model_cfg.align_neck.in_channels = (64, 64, 64) if vit else (80, 160, 320)
         model_cfg.align_neck.text_channels = 64
     for part in ('backbone', 'text_encoder', 'decode_head'):
         if isinstance(model_cfg.get(part), dict) and 'checkpoint' in model_cfg[part]:

@@ -24,7 +24,8 @@ import mmseg_baclip  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import add_required_hooks, checkpoint_loading  # noqa: E402
+from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa: E402
+                                 setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -86,6 +87,7 @@ def main(argv=None) -> dict:
             if evaluator.get('type') == 'OVCOSMetric':
                 evaluator['output_dir'] = args.out
     add_required_hooks(cfg)
+    setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
     runner = Runner.from_cfg(cfg)
     if cfg.load_from is None:
         # No trained checkpoint: load CLIP/SAM from their local files as training would.

@@ -21,7 +21,8 @@ import mmseg_baclip  # noqa: E402,F401  (registers the plugin, mmcv-lite fallbac
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import add_required_hooks, checkpoint_loading  # noqa: E402
+from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa: E402
+                                 setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -81,6 +82,7 @@ def build_cfg(args) -> Config:
 def main(argv=None) -> Runner:
     args = parse_args(argv)
     cfg = build_cfg(args)
+    setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
     runner = Runner.from_cfg(cfg)
     with checkpoint_loading(unsafe=args.unsafe_load):
         runner.train()

@@ -49,9 +49,11 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 def _refusal_message(filename: str, error: Exception) -> str:
     text = str(error)
-    found = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+    found = re.search(r'GLOBAL ([\w.]+)', text)  # torch's wording differs between versions
+    lines = [line for line in text.splitlines()
+             if line.strip() and not line.startswith('Weights only load failed')]
     what = (f'it references the Python object {found.group(1)}' if found else
-            f'the safe unpickler stopped with: {text.splitlines()[0] if text else error!r}')
+            f'the safe unpickler stopped with: {lines[0] if lines else error!r}')
     return (f'Refused to load the checkpoint {filename!r}: {what}, which '
             'torch.load(weights_only=True) does not allow. Unpickling it could run code stored '
             'in the file, so nothing of it was loaded. Checkpoints written by mmseg_baclip '

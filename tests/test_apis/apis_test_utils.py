@@ -63,3 +63,14 @@ def get_tiny_assets(tmp_path_factory) -> SimpleNamespace:
     _ASSETS = SimpleNamespace(root=str(base), data_root=data_root, config=config,
                               checkpoint=checkpoint, cfg=cfg, test_images=test_images)
     return _ASSETS
+
+
+def load_tool(relative_path: str):
+    """Import a script under ``tools/`` as a module (its ``main(argv)`` is then callable)."""
+    import importlib.util
+    path = osp.join(REPO_ROOT, relative_path)
+    name = 'tool_' + osp.splitext(relative_path)[0].replace('/', '_').replace('.', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -68,7 +68,7 @@ def run_interrupted_and_resumed(data_root, tmp_path, loop, total, k, **kw):
     assert not osp.exists(osp.join(cut_dir, f'{unit}_{total}.pth'))
     resumed = tiny_cfg(data_root, cut_dir, loop=loop, interval=k, **size, **kw)
     runner = train(resumed, str(tmp_path / 'resumed.py'), '--resume', name=f'resumed_{loop}')
-    assert runner.iter == (total * 4 // kw.get('batch_size', 2) if by_epoch else total)
+    assert runner.iter == (total * 8 // 2 if by_epoch else total)  # 8 images, batch 2
     return (load(osp.join(full_dir, f'{unit}_{total}.pth')),
             load(osp.join(cut_dir, f'{unit}_{total}.pth')),
             load(osp.join(cut_dir, f'{unit}_{k}.pth')))

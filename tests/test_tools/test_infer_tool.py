@@ -1,0 +1,96 @@
+"""tools/infer.py on synthetic images with a checkpoint of the small config."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from test_apis.apis_test_utils import load_tool
+
+
+@pytest.fixture(scope='module')
+def infer_tool():
+    return load_tool('tools/infer.py')
+
+
+def _args(tiny_assets, out, *extra, images=None):
+    images = images or [osp.join(tiny_assets.data_root, 'test', 'image')]
+    return [*images, '--config', tiny_assets.config, '--checkpoint', tiny_assets.checkpoint,
+            '--out', str(out), '--device', 'cpu', *extra]
+
+
+def test_writes_masks_overlays_and_json(infer_tool, tiny_assets, tmp_path):
+    out = tmp_path / 'out'
+    infer_tool.main(_args(tiny_assets, out, '--vocab', 'owl, snow leopard,moth,frog,bat,bee',
+                          '--batch-size', '2'))
+    with open(out / 'results.json', encoding='utf-8') as f:
+        results = json.load(f)
+    vocabulary = ['owl', 'snow leopard', 'moth', 'frog', 'bat', 'bee']
+    assert results['vocabulary'] == vocabulary and results['failed'] == []
+    assert [r['path'] for r in results['images']] == tiny_assets.test_images
+    for record in results['images']:
+        h, w = cv2.imread(record['path']).shape[:2]
+        assert record['size'] == [h, w]
+        assert record['class'] in vocabulary
+        assert [t['class'] for t in record['top5']][0] == record['class']
+        assert len(record['top5']) == 5 and record['top5'][0]['score'] == record['score']
+        assert all(t['class'] in vocabulary for t in record['top5'])
+        mask = cv2.imread(str(out / record['mask']), cv2.IMREAD_UNCHANGED)
+        overlay = cv2.imread(str(out / record['overlay']))
+        assert mask.shape == (h, w) and set(np.unique(mask)) <= {0, 255}
+        assert overlay.shape == (h, w, 3)
+    assert len(os.listdir(out / 'masks')) == len(os.listdir(out / 'overlays')) == 6
+
+
+def test_vocab_file_and_single_image(infer_tool, tiny_assets, tmp_path):
+    names = tmp_path / 'names.txt'
+    names.write_text('cuttlefish\n\nseahorse\n', encoding='utf-8')
+    out = tmp_path / 'out'
+    summary = infer_tool.main(_args(tiny_assets, out, '--vocab-file', str(names),
+                                    images=[tiny_assets.test_images[0]]))
+    assert summary['vocabulary'] == ['cuttlefish', 'seahorse']
+    assert len(summary['images']) == 1
+    assert summary['images'][0]['class'] in ('cuttlefish', 'seahorse')
+
+
+def test_unreadable_image_is_reported_and_the_rest_run(infer_tool, tiny_assets, tmp_path,
+                                                       capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for path in tiny_assets.test_images[:3]:
+        shutil.copy(path, folder)
+    (folder / 'corrupt.jpg').write_bytes(b'\xff\xd8 truncated')
+    out = tmp_path / 'out'
+    with pytest.warns(UserWarning, match='corrupt.jpg'):
+        with pytest.raises(SystemExit, match='1 of 4 image'):
+            infer_tool.main(_args(tiny_assets, out, '--vocab', 'owl,moth',
+                                  images=[str(folder)]))
+    assert 'corrupt.jpg' in capsys.readouterr().err
+    with open(out / 'results.json', encoding='utf-8') as f:
+        results = json.load(f)
+    assert len(results['images']) == 3
+    assert [f['path'] for f in results['failed']] == [str(folder / 'corrupt.jpg')]
+    assert len(os.listdir(out / 'masks')) == 3
+
+
+@pytest.mark.parametrize('extra, match', [
+    (['--vocab', ' , ,'], 'empty'),
+    (['--vocab', 'owl,owl'], 'Duplicate'),
+    (['--vocab-file', '/nonexistent/names.txt'], 'names.txt'),
+    (['--vocab', 'owl', '--templates', 'nope'], 'nope'),
+])
+def test_bad_vocabulary_is_a_clear_error(infer_tool, tiny_assets, tmp_path, extra, match):
+    with pytest.raises(SystemExit, match=match):
+        infer_tool.main(_args(tiny_assets, tmp_path / 'out', *extra,
+                              images=[tiny_assets.test_images[0]]))
+
+
+def test_missing_checkpoint_names_the_file(infer_tool, tiny_assets, tmp_path):
+    args = _args(tiny_assets, tmp_path / 'out', '--vocab', 'owl',
+                 images=[tiny_assets.test_images[0]])
+    args[args.index('--checkpoint') + 1] = str(tmp_path / 'gone.pth')
+    with pytest.raises(SystemExit, match='gone.pth'):
+        infer_tool.main(args)
