@@ -27,6 +27,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmseg_baclip  # noqa: E402,F401
 from mmseg_baclip.apis import (IMAGE_EXTENSIONS, OVCOSInferencer,  # noqa: E402
                                parse_vocabulary_list, read_vocabulary_file)
+from mmseg_baclip.engine import UnsafeCheckpointError  # noqa: E402
 from mmseg_baclip.models.text_encoders.prompt_templates import get_templates  # noqa: E402
 
 
@@ -95,7 +96,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         results = inferencer(images, vocabulary=vocabulary, templates=args.templates,
                              batch_size=args.batch_size, out_dir=args.out, alpha=args.alpha,
                              return_maps=False)
-    except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError) as error:
+    except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError,
+            UnsafeCheckpointError) as error:
         raise SystemExit(f'error: {error}') from None
 
     summary = {

@@ -2,6 +2,7 @@
 import copy
 import os
 import os.path as osp
+import re
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -14,12 +15,13 @@ from mmcv.transforms import Compose
 from mmengine.dataset import pseudo_collate
 from mmengine.infer.infer import BaseInferencer, ModelType
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType
 from rich.progress import track
 
+from ..engine import CheckpointMismatchError, load_checkpoint_file
+from ..engine.hooks.strict_checkpoint_hook import compare_state_dicts, describe_mismatch
 from ..visualization.overlay import draw_ovcos_overlay, save_rgb
 from .inference_loader import InputsType, OVCOSInferenceLoader
 from .vocabulary import VocabularyType, config_vocabulary, load_vocabulary
@@ -53,9 +55,9 @@ class OVCOSInferencer(BaseInferencer):
         model (str | dict | Config): A config file or a config (``model`` and
             ``test_dataloader`` are used).
         weights (str, optional): A checkpoint written by this project (loaded with
-            ``torch.load(weights_only=True)``, all keys must match). None builds the model and
-            calls ``init_weights()``: CLIP and SAM are read from the local files the config names,
-            the new layers are untrained.
+            ``torch.load(weights_only=True)``; every key must match the model). None builds the
+            model and calls ``init_weights()``: CLIP and SAM are read from the local files the
+            config names, the new layers are untrained.
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``... None picks what mmengine's
             ``get_device`` finds.
         scope (str): Registry scope. Defaults to ``'mmseg'``.
@@ -97,27 +99,32 @@ class OVCOSInferencer(BaseInferencer):
 
     def _load_weights_to_model(self, model: nn.Module, checkpoint: Optional[str],
                                cfg: Optional[ConfigType]) -> None:
-        """Load a checkpoint file into ``model`` (all keys must match).
+        """Load a checkpoint file into ``model``; every key must match.
 
         Args:
             model (nn.Module): The built model.
             checkpoint (str, optional): Checkpoint path; None runs ``model.init_weights()``.
             cfg (Config, optional): The config (unused).
+
+        Raises:
+            UnsafeCheckpointError: The file needs more than ``torch.load(weights_only=True)``.
+            CheckpointMismatchError: The file does not fit the model of the config.
         """
         if checkpoint is None:
             model.init_weights()
             return
-        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        state = load_checkpoint_file(checkpoint, map_location='cpu')
+        state = state.get('state_dict', state) if isinstance(state, dict) else None
         if not isinstance(state, dict):
-            raise TypeError(f'{checkpoint}: expected a checkpoint dict, got '
-                            f'{type(state).__name__}')
-        if 'state_dict' not in state:
-            state = {'state_dict': state}
-        try:
-            _load_checkpoint_to_model(model, state, strict=True)
-        except RuntimeError as error:
-            raise RuntimeError(f'{checkpoint} does not fit the model of the config: {error}'
-                               ) from None
+            raise CheckpointMismatchError(f'{checkpoint} is not a model checkpoint (no '
+                                          '"state_dict" and not a state dict)')
+        state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        problems = compare_state_dicts(model.state_dict(), state)
+        if any(problems.values()):
+            raise CheckpointMismatchError(
+                f'{checkpoint} does not fit the model of the config: '
+                f'{describe_mismatch(problems)}. Use the config it was trained with.')
+        model.load_state_dict(state, strict=True)
 
     def _init_pipeline(self, cfg: ConfigType) -> Compose:
         """The config's test pipeline with the inference loader and without annotations."""

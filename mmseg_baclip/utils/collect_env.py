@@ -2,7 +2,6 @@
 
     baclip-collect-env        (or: python -m mmseg_baclip.utils.collect_env)
 """
-import importlib.util
 import os
 from importlib import metadata
 
@@ -30,13 +29,16 @@ def collect_env() -> dict:
     env['mmseg_baclip'] = mmseg_baclip.__version__
     env['mmcv.ops'] = ('pure-PyTorch stand-in (mmcv-lite)' if mmcv_ops_fallback_active() else
                        'compiled mmcv ops')
-    env['triton importable'] = importlib.util.find_spec('triton') is not None
     env['BACLIP_OPS_BACKEND'] = os.environ.get('BACLIP_OPS_BACKEND', 'auto (unset)')
-    try:
-        from mmseg_baclip.ops import available_backends
-        env['ops backends'] = ', '.join(available_backends())
-    except ImportError:
-        pass
+    from mmseg_baclip.ops import resolve_backend, triton_available
+    env['Triton kernels usable'] = triton_available()
+    for device in ['cpu'] + (['cuda'] if torch.cuda.is_available() else []):
+        for op in ('multi_freq_pool', 'bidirectional_attention'):
+            try:
+                choice = resolve_backend(op, torch.device(device), torch.float32)
+            except RuntimeError as err:  # e.g. BACLIP_OPS_BACKEND=triton without a GPU
+                choice = f'error: {err}'
+            env[f'ops: {op} on {device}'] = choice
     env['CUDA (torch build)'] = torch.version.cuda or 'none'
     env['cuDNN'] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else 'none'
     env['torch threads'] = torch.get_num_threads()

@@ -1,4 +1,5 @@
 """OVCOSInferencer on synthetic images with a checkpoint of the small config."""
+import argparse
 import os
 import os.path as osp
 import shutil
@@ -11,6 +12,7 @@ import torch
 
 from mmseg_baclip.apis import OVCOSInferencer, config_vocabulary, load_vocabulary
 from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES
+from mmseg_baclip.engine import CheckpointMismatchError, UnsafeCheckpointError
 
 VOCAB = ['owl', 'snow leopard', 'moth']
 
@@ -63,11 +65,14 @@ def test_folder_arrays_and_written_files(inferencer, tiny_assets, tmp_path):
     bgr = cv2.imread(tiny_assets.test_images[0])
     from_array = inferencer(bgr, vocabulary=VOCAB)
     assert len(from_array) == 1 and from_array[0]['path'] is None
+    assert from_array[0]['name'] == 'array_00000'
     np.testing.assert_allclose(from_array[0]['prob'], results[0]['prob'], atol=1e-5)
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
-    for result in inferencer([gray, bgra], vocabulary=VOCAB, return_maps=False):
+    for result in inferencer([gray, bgra], vocabulary=VOCAB, return_maps=False,
+                             return_vis=True):
         assert result['size'] == list(bgr.shape[:2]) and 'prob' not in result
+        assert result['overlay'].shape == bgr.shape and result['overlay'].dtype == np.uint8
     with pytest.raises(ValueError, match='shape'):
         inferencer(np.zeros((4, 4, 7), np.uint8), vocabulary=VOCAB)
 
@@ -171,8 +176,13 @@ def test_bad_model_files(tiny_assets, tmp_path):
     state['state_dict'].pop(next(iter(state['state_dict'])))
     partial = str(tmp_path / 'partial.pth')
     torch.save(state, partial)
-    with pytest.raises(RuntimeError, match='partial.pth'):
+    with pytest.raises(CheckpointMismatchError, match='partial.pth.*1 keys missing'):
         OVCOSInferencer(tiny_assets.config, weights=partial, device='cpu')
+    state['meta']['args'] = argparse.Namespace(lr=1)  # needs the unsafe unpickler
+    unsafe = str(tmp_path / 'unsafe.pth')
+    torch.save(state, unsafe)
+    with pytest.raises(UnsafeCheckpointError, match='unsafe.pth'):
+        OVCOSInferencer(tiny_assets.config, weights=unsafe, device='cpu')
 
 
 def test_no_checkpoint_builds_with_init_weights(tiny_assets):

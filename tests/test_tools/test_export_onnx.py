@@ -1,4 +1,4 @@
-"""tools/deployment/export_onnx.py: ONNX parity with PyTorch (onnxruntime, CPU) on the small config."""
+"""tools/deployment/export_onnx.py: ONNX parity with PyTorch (onnxruntime on CPU), small config."""
 import json
 
 import pytest

@@ -247,7 +247,7 @@ def format_table(report) -> str:
     env = report['environment']
     where = env.get('gpu') or env.get('cpu', 'cpu')
     lines = [f"{report['config']} | {where} | torch {env['torch']} | {env['date']}",
-             'dtype     wrapper           s/iter   peak memory']
+             'dtype     wrapper                 s/iter   peak memory']
     for r in report['results']:
         if 'error' in r:
             lines.append(f"{r['dtype']:9s} {r['error']}")
@@ -259,7 +259,7 @@ def format_table(report) -> str:
         else:
             mem = (f"peak RSS {r['peak_rss_gib']:.2f} GiB (after build "
                    f"{r['rss_after_build_gib']:.2f})")
-        lines.append(f"{r['dtype']:9s} {r['optim_wrapper']:17s} {r['iter_s_median']:7.2f}  {mem}")
+        lines.append(f"{r['dtype']:9s} {r['optim_wrapper']:23s} {r['iter_s_median']:7.2f}  {mem}")
     return '\n'.join(lines)
 
 

@@ -15,10 +15,12 @@ The graph (``torch.onnx.export`` with the ``torch.export`` based exporter, opset
 
 The text embeddings of the vocabulary are computed once here and baked in as a constant, so the
 text tower, the tokenizer and the prompt templates are not part of the graph; the vocabulary is
-stored in the model's metadata (``vocabulary``, a JSON list). B and H x W are fixed at export:
-SAM's decoder runs image by image in a Python loop, which the exporter unrolls for the export
-batch size, and the number of CCE scale branches depends on the feature size. The test pipeline
-resizes every image to one size anyway.
+stored in the model's metadata (``vocabulary``, a JSON list). B and H x W are fixed at export
+(``--batch-size``, ``--shape``): SAM's decoder runs image by image in a Python loop, which the
+exporter unrolls for the export batch size, and shape-dependent steps (e.g. CCE's adaptive
+pooling to the DCT tile) are specialised to the export size: a graph exported with a symbolic
+H x W runs at other sizes but its outputs are wrong there (checked: differences of 1e-2), so none
+is offered. The test pipeline resizes every image to one size anyway.
 
 After export the ONNX model is run with onnxruntime on CPU on a random image and compared with
 PyTorch; the largest absolute differences are printed and the exit status is 1 if one exceeds
@@ -39,11 +41,12 @@ from torch import Tensor, nn
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmseg_baclip  # noqa: E402,F401
-from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmseg_baclip.apis import (OVCOSInferencer, parse_vocabulary_list,  # noqa: E402
                                read_vocabulary_file)
+from mmseg_baclip.engine import UnsafeCheckpointError  # noqa: E402
+from mmseg_baclip.ops import BACKEND_ENV  # noqa: E402
 
 INPUT_NAMES = ['image']
 OUTPUT_NAMES = ['mask_prob', 'class_scores']
@@ -100,7 +103,6 @@ class BaCLIPExportModel(nn.Module):
         return prob, class_logits.softmax(dim=-1)
 
 
-
 def export_onnx(model: nn.Module, vocabulary: Sequence[str], out_file: str,
                 batch_size: int = 1, shape: Optional[Tuple[int, int]] = None,
                 opset_version: int = 18) -> BaCLIPExportModel:
@@ -119,15 +121,22 @@ def export_onnx(model: nn.Module, vocabulary: Sequence[str], out_file: str,
     Returns:
         BaCLIPExportModel: The exported module (for comparisons).
     """
-    os.environ['BACLIP_OPS_BACKEND'] = 'torch'  # the pure-PyTorch ops trace to plain ONNX ops
     model = model.cpu().eval()
     wrapper = BaCLIPExportModel(model, vocabulary).eval()
     h, w = shape or tuple(model.data_preprocessor.size or (384, 384))
     example = torch.rand(batch_size, 3, h, w) * 255
-    with torch.no_grad():
-        program = torch.onnx.export(wrapper, (example, ), None, input_names=INPUT_NAMES,
-                                    output_names=OUTPUT_NAMES, opset_version=opset_version,
-                                    dynamo=True, verbose=False)
+    previous = os.environ.get(BACKEND_ENV)
+    os.environ[BACKEND_ENV] = 'torch'  # the pure-PyTorch ops trace to plain ONNX ops
+    try:
+        with torch.no_grad():
+            program = torch.onnx.export(wrapper, (example, ), None, input_names=INPUT_NAMES,
+                                        output_names=OUTPUT_NAMES, opset_version=opset_version,
+                                        dynamo=True, verbose=False)
+    finally:
+        if previous is None:
+            os.environ.pop(BACKEND_ENV, None)
+        else:
+            os.environ[BACKEND_ENV] = previous
     program.model.metadata_props.update({
         'vocabulary': json.dumps(list(vocabulary)),
         'input': f'image: {batch_size} x 3 x {h} x {w} float32 RGB 0-255',
@@ -210,7 +219,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         # The inferencer builds the model and loads the checkpoint (weights only, strict).
         inferencer = OVCOSInferencer(args.config, weights=checkpoint, device='cpu',
                                      show_progress=False)
-    except (FileNotFoundError, ValueError, RuntimeError, TypeError) as error:
+    except (FileNotFoundError, ValueError, RuntimeError, TypeError,
+            UnsafeCheckpointError) as error:
         raise SystemExit(f'error: {error}') from None
     if vocabulary is None:
         vocabulary = inferencer.default_vocabulary
