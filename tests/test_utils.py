@@ -33,7 +33,7 @@ def test_mmcv_ops_stand_in_only_when_needed():
 
 def test_version_check_names_the_package(monkeypatch):
     monkeypatch.setitem(version_check.SUPPORTED, 'mmsegmentation', ('9.0.0', None))
-    with pytest.raises(ImportError, match=r'mmsegmentation==.*needs >=9.0.0.*requirements/lock.txt'):
+    with pytest.raises(ImportError, match=r'(?s)mmsegmentation==.*needs >=9.0.0.*requirements/lock.txt'):
         version_check.check_versions()
     monkeypatch.setitem(version_check.SUPPORTED, 'no-such-package-xyz', ('1.0', None))
     monkeypatch.delitem(version_check.SUPPORTED, 'mmsegmentation')

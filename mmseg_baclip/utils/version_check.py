@@ -15,7 +15,7 @@ SUPPORTED = {
 }
 
 _INSTALL_HINT = ('Install the tested stack with `pip install -r requirements/lock.txt` from the '
-                 'mmseg_baclip repository (see README.md, "Set up").')
+                 'mmseg_baclip repository (see README.md, "Install by hand").')
 
 
 def _installed_version(names: str):
