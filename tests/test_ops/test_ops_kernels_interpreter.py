@@ -111,3 +111,33 @@ def test_empty_batch_with_triton_backend():
     assert multi_freq_pool(x, f).shape == (0, 3, 3)
     out_v, out_t = bidirectional_attention(*attn_inputs(0, 2, 5, 3, 4))
     assert out_v.shape == (0, 2, 5, 4) and out_t.shape == (0, 2, 3, 4)
+
+
+@pytest.mark.parametrize('module', ['MFMSA', 'MREM'])
+def test_modules_give_the_same_outputs_with_either_backend(module, backend):
+    """MFMSA (multi_freq_pool) and MREM (bidirectional_attention) through both backends."""
+    import mmseg_baclip  # noqa: F401  (registers the modules)
+    from mmseg.registry import MODELS
+    torch.manual_seed(0)
+    if module == 'MFMSA':
+        net = MODELS.build(dict(type='MFMSA', in_channels=64, groups=32, dct_tile=7))
+        inputs = (torch.randn(2, 64, 12, 12, dtype=torch.float64, requires_grad=True), )
+    else:
+        net = MODELS.build(dict(type='MREM', in_channels=(8, 16), in_index=(0, 1), out_level=1,
+                                text_channels=12, embed_dims=32, num_heads=4))
+        inputs = ([torch.randn(2, 8, 10, 10, dtype=torch.float64),
+                   torch.randn(2, 16, 5, 5, dtype=torch.float64, requires_grad=True)],
+                  torch.randn(7, 12, dtype=torch.float64))
+    net = net.double().train()
+    results = {}
+    for name in ('torch', 'triton'):
+        backend(name)
+        net.zero_grad()
+        out = net(*inputs)
+        outs = out if isinstance(out, tuple) else (out, )
+        sum(o.sum() for o in outs).backward()
+        grads = [p.grad.clone() for p in net.parameters() if p.grad is not None]
+        results[name] = [o.detach() for o in outs] + grads
+    assert len(results['torch']) == len(results['triton'])
+    for a, b in zip(results['torch'], results['triton']):
+        assert torch.allclose(a, b, atol=1e-8), (a - b).abs().max()
