@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import os.path as osp
 import re
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 
@@ -185,8 +185,33 @@ def _evaluate_task_agnostic(task: PredictionTask) -> Record:
     return evaluate_task(task, class_agnostic=True)
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)  # one process per core; no nested OpenCV threads
+def parallel_map(func: Callable, items: Sequence, workers: Optional[int] = None) -> list:
+    """``[func(x) for x in items]`` in forked worker processes, keeping the order.
+
+    Args:
+        func (Callable): A picklable function of one item.
+        items (Sequence): The items.
+        workers (int, optional): Processes; defaults to the number of CPUs. 1 runs in-process.
+
+    Returns:
+        list: The results, in the order of ``items``.
+    """
+    workers = min(workers or os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        return [func(item) for item in items]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context('fork' if 'fork' in methods else None)
+    chunksize = max(1, min(8, len(items) // (4 * workers)))
+    # Forked workers must not inherit OpenCV's thread pool: a child that touches it can hang
+    # (mmengine turns OpenCV threading off before forking data-loader workers for the same
+    # reason). One process per core, no nested OpenCV threads; restored afterwards.
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(0)
+    try:
+        with context.Pool(workers) as pool:
+            return list(pool.imap(func, items, chunksize=chunksize))
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def evaluate_tasks(tasks: Sequence[PredictionTask], workers: Optional[int] = None,
@@ -202,14 +227,7 @@ def evaluate_tasks(tasks: Sequence[PredictionTask], workers: Optional[int] = Non
         list[Record]: One record per task, in the same order.
     """
     func = _evaluate_task_agnostic if class_agnostic else evaluate_task
-    workers = min(workers or os.cpu_count() or 1, len(tasks))
-    if workers <= 1:
-        return [func(task) for task in tasks]
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context('fork' if 'fork' in methods else None)
-    chunksize = max(1, min(8, len(tasks) // (4 * workers)))
-    with context.Pool(workers, initializer=_init_worker) as pool:
-        return list(pool.imap(func, tasks, chunksize=chunksize))
+    return parallel_map(func, tasks, workers)
 
 
 def round_results(results: Dict[str, float], digits: int = 3) -> Dict[str, float]:

@@ -17,7 +17,6 @@ Writes ``DIR/pr_curves.png``, ``DIR/fmeasure_curves.png`` and ``DIR/curves.json`
 """
 import argparse
 import json
-import multiprocessing
 import os
 import os.path as osp
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmseg_baclip.evaluation.folder_eval import (MissingPredictionsError,  # noqa: E402
+from mmseg_baclip.evaluation.folder_eval import (MissingPredictionsError, parallel_map,  # noqa: E402,E501
                                                  PredictionNameError, PredictionTask,
                                                  load_test_samples, match_predictions)
 from mmseg_baclip.evaluation.ovcos_measures import binarize_gt  # noqa: E402
@@ -98,14 +97,7 @@ def source_curves(pred_dir: str, data_root: str, class_agnostic: bool = False,
                                       f'prediction (e.g. {missing[0]}); pass --allow-missing '
                                       'to average the predicted images only')
     func = _image_curves_agnostic if class_agnostic else image_curves
-    workers = min(workers or os.cpu_count() or 1, len(tasks))
-    if workers <= 1:
-        per_image = [func(task) for task in tasks]
-    else:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context('fork' if 'fork' in methods else None)
-        with context.Pool(workers) as pool:
-            per_image = pool.map(func, tasks, chunksize=max(1, len(tasks) // (4 * workers)))
+    per_image = parallel_map(func, tasks, workers)
     mean = np.mean(np.stack(per_image), axis=0)  # 3 x 256
     curves = {name: mean[i].tolist() for i, name in enumerate(CURVES)}
     curves.update(avgfm=float(mean[2].mean()), maxfm=float(mean[2].max()),
