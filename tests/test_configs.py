@@ -29,6 +29,9 @@ def shrink(model_cfg):
     if model_cfg.get('align_neck') and model_cfg.get('backbone', {}).get('model_name') == tiny:
         model_cfg.align_neck.in_channels = (64, 64, 64) if vit else (80, 160, 320)
         model_cfg.align_neck.text_channels = 64
+    if model_cfg.get('type') == 'BaCLIP' and model_cfg.get('align_neck') is None:
+        # the decoder sits on a CLIP level directly: the tiny CLIP's stage 2 has 160 channels
+        model_cfg.decode_head.in_channels = 64 if vit else 160
     for part in ('backbone', 'text_encoder', 'decode_head'):
         if isinstance(model_cfg.get(part), dict) and 'checkpoint' in model_cfg[part]:
             model_cfg[part].checkpoint = None

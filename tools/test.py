@@ -22,6 +22,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_baclip  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa: E402
@@ -83,15 +84,19 @@ def main(argv=None) -> dict:
     if args.out is not None:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
             cfg.test_evaluator]
-        for evaluator in evaluators:
-            if evaluator.get('type') == 'OVCOSMetric':
-                evaluator['output_dir'] = args.out
+        ovcos = [e for e in evaluators if e.get('type') == 'OVCOSMetric']
+        if not ovcos:
+            raise ValueError(f'--out writes predictions through OVCOSMetric, but the test '
+                             f'evaluator of {args.config} is {[e.get("type") for e in evaluators]}.')
+        for evaluator in ovcos:
+            evaluator['output_dir'] = args.out
     add_required_hooks(cfg)
     setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
     runner = Runner.from_cfg(cfg)
     if cfg.load_from is None:
         # No trained checkpoint: load CLIP/SAM from their local files as training would.
-        runner.model.init_weights()
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.init_weights()
     with checkpoint_loading(unsafe=args.unsafe_load):
         return runner.test()
 

@@ -24,7 +24,7 @@ model = dict(
 meta_keys = {{_base_.meta_keys}}
 train_pipeline = [
     dict(type='LoadOVCamoImage'),
-    dict(type='LoadOVCamoAnnotations'),
+    dict(type='LoadOVCamoAnnotations', size_mismatch='resize_image'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='OVCamoRandomRotate', prob=0.5, degree=90, border_mode='replicate',
@@ -36,7 +36,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadOVCamoImage'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='LoadOVCamoAnnotations'),
+    dict(type='LoadOVCamoAnnotations', size_mismatch='resize_image'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(

@@ -4,6 +4,7 @@ from typing import Optional, Sequence
 
 import mmcv
 import mmengine.fileio as fileio
+import cv2
 import numpy as np
 from mmengine.runner import Runner
 from mmseg.engine.hooks import SegVisualizationHook
@@ -88,6 +89,8 @@ class OVCOSVisualizationHook(SegVisualizationHook):
         """
         image = self._read_image(sample.img_path)
         pred = sample.pred_sem_seg.data[0].cpu().numpy() > 0  # H x W
+        if image.shape[:2] != pred.shape:  # e.g. size_mismatch='resize_image': mask size wins
+            image = cv2.resize(image, pred.shape[::-1], interpolation=cv2.INTER_LINEAR)
         gt = sample.gt_sem_seg.data[0].cpu().numpy() > 0 if 'gt_sem_seg' in sample else None
         score = None
         if 'pred_class_scores' in sample and 'pred_class_index' in sample:

@@ -98,15 +98,17 @@ def make_mismatch(root):
 
 def test_size_mismatch_in_the_train_pipeline(cfg, ovcamo_root):
     (h, w), (mh, mw) = make_mismatch(ovcamo_root)
-    ds = build_from(cfg, 'train_dataloader', ovcamo_root)
-    with pytest.raises(ValueError, match=f'is {mh}x{mw} .* is {h}x{w}'):
-        ds[0]
-    for t in cfg.train_dataloader.dataset.pipeline:
-        if t['type'] == 'LoadOVCamoAnnotations':
-            t['size_mismatch'] = 'resize_image'
+    # default (as OVCoser in training): the image is resized to its mask
     ds = build_from(cfg, 'train_dataloader', ovcamo_root)
     sample = ds[0]['data_samples']
     assert tuple(sample.ori_shape) == (mh, mw) and sample.gt_sem_seg.data.shape == (1, 384, 384)
+    # size_mismatch='error' reports both files and sizes instead
+    for t in cfg.train_dataloader.dataset.pipeline:
+        if t['type'] == 'LoadOVCamoAnnotations':
+            t['size_mismatch'] = 'error'
+    ds = build_from(cfg, 'train_dataloader', ovcamo_root)
+    with pytest.raises(ValueError, match=f'is {mh}x{mw} .* is {h}x{w}'):
+        ds[0]
 
 
 def test_size_mismatch_in_the_test_pipeline_resize_option(cfg, ovcamo_root):

@@ -116,3 +116,22 @@ def test_baseline_without_align_neck_uses_backbone_level():
     m.init_weights()
     losses = m.loss(torch.randn(2, 3, 64, 64), samples())
     assert torch.isfinite(losses['loss_seg'])
+
+
+def test_backbone_must_return_the_last_stage():
+    cfg = tiny_baclip_cfg()
+    cfg['backbone'] = dict(cfg['backbone'], out_indices=(0, 1, 2))
+    with pytest.raises(ValueError, match='last backbone stage'):
+        MODELS.build(cfg)
+
+
+def test_vertical_and_diagonal_flips_are_undone(model):
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        plain = model.predict(x, samples(1, ori=(64, 64)))[0].seg_logits.data
+        for direction, dims in (('vertical', (1, )), ('diagonal', (1, 2))):
+            s = samples(1, ori=(64, 64))
+            s[0].set_metainfo(dict(flip=True, flip_direction=direction))
+            flipped = model.predict(x, s)[0].seg_logits.data
+            assert torch.allclose(flipped, plain.flip(dims=dims))

@@ -95,3 +95,13 @@ def test_mrem_bidirectional_uses_the_custom_op(monkeypatch):
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     mrem()(feats(), torch.randn(3, 12))
     assert calls == [1]
+
+
+def test_mrem_without_attention_has_only_the_projections():
+    neck = mrem(text_to_vision=False, vision_to_text=False)
+    assert len(neck.layers) == 0
+    vis, text = neck(feats(), torch.randn(5, 12))
+    (vis.sum() + text.sum()).backward()
+    assert all(p.grad is not None for p in neck.parameters())  # nothing unused (DDP-safe)
+    with pytest.raises(ValueError, match='text_channels'):
+        neck(feats(), torch.randn(5, 7))

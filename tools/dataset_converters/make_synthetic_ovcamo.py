@@ -2,7 +2,7 @@
 
 Usage:
     python tools/dataset_converters/make_synthetic_ovcamo.py --out data/ovcamo_synthetic \
-        [--num-train 200 --num-test 60 --size 384 384 --seed 0]
+        [--num-train 200 --num-test 61 --size 384 384 --seed 0]
 
 The tree it writes (``train/{image,mask}``, ``test/{image,mask}``,
 ``jsonfile/{class_info,sample_info}.json``) is read by ``OVCamoDataset`` exactly like the real
@@ -21,7 +21,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out', required=True, help='output root (created if needed)')
     parser.add_argument('--num-train', type=int, default=200, help='train samples (200)')
-    parser.add_argument('--num-test', type=int, default=60, help='test samples (60)')
+    parser.add_argument('--num-test', type=int, default=61, help="test samples (61: one per OVCamo test class)")
     parser.add_argument('--size', type=int, nargs=2, default=(384, 384), metavar=('H', 'W'),
                         help='base image size (384 384)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (0)')

@@ -21,9 +21,9 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape', 
 # bilinearly and then thresholds > 0 (a slightly dilated border).
 train_pipeline = [
     dict(type='LoadOVCamoImage'),
-    # size_mismatch='resize_image' resizes the image to its mask when they differ, as
-    # OVCoser does in training; the default 'error' reports such files instead.
-    dict(type='LoadOVCamoAnnotations', size_mismatch='error'),
+    # An image whose size differs from its mask is resized to the mask, as OVCoser does in
+    # training (size_mismatch='error' would stop on such files instead).
+    dict(type='LoadOVCamoAnnotations', size_mismatch='resize_image'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='OVCamoRandomRotate', prob=0.5, degree=90, border_mode='replicate',
@@ -37,7 +37,9 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadOVCamoImage'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='LoadOVCamoAnnotations'),
+    # After Resize, 'resize_image' makes the mask size the original size, so a prediction is
+    # scored at the size of its ground truth even if the image has another size.
+    dict(type='LoadOVCamoAnnotations', size_mismatch='resize_image'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 

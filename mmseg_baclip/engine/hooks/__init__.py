@@ -1,4 +1,5 @@
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .rank_zero_logger_hook import RankZeroLoggerHook
 from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .strict_checkpoint_hook import (CheckpointMismatchError, StrictCheckpointHook,
                                      compare_state_dicts)
@@ -6,7 +7,7 @@ from .weights_only_checkpoint_hook import (WeightsOnlyCheckpointHook, from_weigh
                                            to_weights_only)
 
 __all__ = [
-    'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'RNGStateHook',
+    'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'RNGStateHook', 'RankZeroLoggerHook',
     'StrictCheckpointHook', 'WeightsOnlyCheckpointHook', 'compare_state_dicts',
     'from_weights_only', 'get_rng_state', 'set_rng_state', 'to_weights_only'
 ]

@@ -27,6 +27,8 @@ class BidirectionalBlock(nn.Module):
     def __init__(self, dims: int, num_heads: int, text_to_vision: bool = True,
                  vision_to_text: bool = True, mlp_ratio: float = 4.0):
         super().__init__()
+        if not (text_to_vision or vision_to_text):
+            raise ValueError('A BidirectionalBlock needs at least one direction.')
         if dims % num_heads:
             raise ValueError(f'dims ({dims}) must be divisible by num_heads ({num_heads})')
         self.num_heads = num_heads
@@ -62,8 +64,6 @@ class BidirectionalBlock(nn.Module):
         Returns:
             tuple[Tensor, Tensor]: Refined vision B x L x C and text B x N x C.
         """
-        if not (self.text_to_vision or self.vision_to_text):
-            return vis, text
         q_v, k_v, v_v = self._heads(self.qkv_v(self.norm_v(vis)))  # B x h x L x d
         q_t, k_t, v_t = self._heads(self.qkv_t(self.norm_t(text)))  # B x h x N x d
         if self.text_to_vision and self.vision_to_text:
@@ -127,9 +127,11 @@ class MREM(BaseModule):
         self.embed_dims = embed_dims
         self.vision_proj = nn.Conv2d(sum(in_channels), embed_dims, 1)
         self.text_proj = nn.Linear(text_channels, embed_dims)
+        # With both directions off MREM is only the two input projections: build no block
+        # (unused trainable weights would also break DDP).
         self.layers = nn.ModuleList(
             BidirectionalBlock(embed_dims, num_heads, text_to_vision, vision_to_text, mlp_ratio)
-            for _ in range(num_layers))
+            for _ in range(num_layers if text_to_vision or vision_to_text else 0))
 
     def forward(self, feats: Sequence[Tensor], text: Tensor) -> Tuple[Tensor, Tensor]:
         """Args:
@@ -148,6 +150,11 @@ class MREM(BaseModule):
         B, C, h, w = vis.shape
         if text.dim() == 2:
             text = text.unsqueeze(0).expand(B, -1, -1)  # B x N x D, no copy
+        if text.shape[-1] != self.text_proj.in_features:
+            raise ValueError(f'MREM: text embeddings of width {text.shape[-1]} (shape '
+                             f'{tuple(text.shape)}), but text_channels is '
+                             f'{self.text_proj.in_features}; set text_channels to the CLIP '
+                             'embedding width.')
         text = self.text_proj(text.to(vis.dtype))  # B x N x C
         tokens = vis.flatten(2).transpose(1, 2)  # B x hw x C
         for layer in self.layers:

@@ -65,6 +65,10 @@ class BaCLIP(BaseSegmentor):
         if self.backbone.embed_dim != self.text_encoder.embed_dim:
             raise ValueError(f'Backbone embedding ({self.backbone.embed_dim}) and text embedding '
                              f'({self.text_encoder.embed_dim}) differ: use the same CLIP model.')
+        out_indices = getattr(self.backbone, 'out_indices', None)
+        if out_indices is not None and max(out_indices) != len(self.backbone.stage_channels) - 1:
+            raise ValueError(f'BaCLIP classifies with the last backbone stage, but the backbone '
+                             f'returns stages {tuple(out_indices)}; include the last one.')
         self.align_neck = MODELS.build(align_neck) if align_neck is not None else None
         if neck is not None:
             self.neck = MODELS.build(neck)
@@ -87,7 +91,9 @@ class BaCLIP(BaseSegmentor):
             return self.vocabulary
         vocabs = {tuple(m.get('vocabulary') or ()) for m in (metas or [])}
         if len(vocabs) > 1:
-            raise ValueError('The samples of one batch carry different vocabularies.')
+            summary = '; '.join(f'{len(v)} names starting {list(v[:3])}' for v in vocabs)
+            raise ValueError(f'The samples of one batch carry different vocabularies ({summary}); '
+                             'use one dataset split per batch or model.set_vocabulary([...]).')
         vocab = vocabs.pop() if vocabs else ()
         if not vocab:
             raise ValueError('BaCLIP has no vocabulary: use a dataset that puts "vocabulary" in '
@@ -180,7 +186,8 @@ class BaCLIP(BaseSegmentor):
                                                 meta.get('padding_size', [0] * 4))
             x = logits[i:i + 1, :, top:H - bottom, left:W - right]  # 1 x 1 x h x w
             if meta.get('flip'):
-                x = x.flip(dims=(3, ) if meta.get('flip_direction') == 'horizontal' else (2, ))
+                dims = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
+                x = x.flip(dims=dims[meta.get('flip_direction', 'horizontal')])
             ori_shape = meta.get('ori_shape', x.shape[-2:])
             seg = F.interpolate(x, size=ori_shape, mode='bilinear', align_corners=False)[0]
             index = int(scores[i].argmax())
@@ -197,5 +204,4 @@ class BaCLIP(BaseSegmentor):
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         """Tensor mode: mask logits B x 1 x H x W at the input size."""
         metas = [s.metainfo for s in data_samples] if data_samples is not None else None
-        _, _, mask_logits = self.decode(inputs, self.resolve_vocabulary(metas))
-        return self._input_logits(inputs, mask_logits)
+        return self.encode_decode(inputs, metas)
