@@ -93,3 +93,17 @@ def test_loss_is_float32_and_finite():
         samples.append(s)
     losses = h.loss_by_feat(logits, samples)
     assert losses['loss_seg'].dtype == torch.float32 and torch.isfinite(losses['loss_seg'])
+
+
+def test_masks_of_different_sizes_name_the_files():
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    h = head(transformer_dim=64, transformer_mlp_dim=128, transformer_heads=4, in_channels=64,
+             text_channels=64, prompt_heads=4)
+    samples = []
+    for i, size in enumerate((32, 40)):
+        s = SegDataSample(metainfo=dict(seg_map_path=f'mask_{i}.png'))
+        s.gt_sem_seg = PixelData(data=torch.zeros(1, size, size, dtype=torch.long))
+        samples.append(s)
+    with pytest.raises(ValueError, match='mask_1.png'):
+        h.loss_by_feat(torch.zeros(2, 1, 8, 8), samples)

@@ -35,6 +35,11 @@ class BinaryMaskHead(BaseModule):
         Returns:
             dict[str, Tensor]: One float32 loss per configured loss.
         """
+        shapes = {tuple(s.gt_sem_seg.data.shape) for s in data_samples}
+        if len(shapes) > 1:
+            raise ValueError('Ground-truth masks of one batch differ in size: ' + ', '.join(
+                f'{s.metainfo.get("seg_map_path", "?")}: {tuple(s.gt_sem_seg.data.shape)}'
+                for s in data_samples) + '; resize them in the pipeline (e.g. Resize).')
         target = torch.stack([s.gt_sem_seg.data for s in data_samples])  # B x 1 x H x W
         logits = F.interpolate(mask_logits.float(), size=target.shape[-2:], mode='bilinear',
                                align_corners=False)
