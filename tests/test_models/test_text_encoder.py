@@ -85,3 +85,12 @@ def test_bad_vocabulary(vocab, error):
 def test_unknown_template_set():
     with pytest.raises(KeyError, match='camoprompts'):
         build(templates='nope')
+
+
+def test_cache_is_dropped_when_the_module_moves():
+    enc = build()
+    enc(['owl'])
+    assert len(enc._cache) == 1
+    enc.to(torch.float64)
+    assert len(enc._cache) == 0
+    assert enc(['owl']).shape == (1, 64)

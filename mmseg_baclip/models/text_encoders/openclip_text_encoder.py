@@ -101,6 +101,12 @@ class OpenCLIPTextEncoder(BaseModule):
         self._cache.clear()
         super()._load_from_state_dict(*args, **kwargs)
 
+    def _apply(self, fn, *args, **kwargs):
+        # .to()/.cuda()/.half() make cached embeddings stale: drop them rather than keep copies
+        # for devices the model has left.
+        self._cache.clear()
+        return super()._apply(fn, *args, **kwargs)
+
     @torch.no_grad()
     def encode_uncached(self, vocabulary: Sequence[str],
                         templates: Optional[Sequence[str]] = None) -> Tensor:
