@@ -86,16 +86,7 @@ class BaCLIPExportModel(nn.Module):
         """
         model = self.model
         x = (image - self.pixel_mean) / self.pixel_std
-        feats = model.extract_feat(x)
-        batch = x.shape[0]
-        if model.align_neck is not None:
-            visual, text = model.align_neck(feats, self.class_embeddings)
-        else:
-            visual = feats[model.feature_index]
-            text = self.class_embeddings.unsqueeze(0).expand(batch, -1, -1)  # B x N x D
-        if model.with_neck:
-            visual = model.neck(visual)
-        mask_logits = model.decode_head(visual, text)  # B x 1 x h' x w'
+        feats, mask_logits = model.decode_with_embeddings(x, self.class_embeddings)
         logits = F.interpolate(mask_logits, size=x.shape[-2:], mode='bilinear',
                                align_corners=False).float()  # B x 1 x H x W
         prob = logits.sigmoid()

@@ -118,8 +118,22 @@ class BaCLIP(BaseSegmentor):
             tuple: backbone levels, class embeddings N x D (float32, normalised), and mask
             logits B x 1 x h' x w' (h' = H/4 for the SAM head at stride 16).
         """
-        feats = self.extract_feat(inputs)
         class_embeddings = self.text_encoder(vocabulary)  # N x D, cached
+        feats, mask_logits = self.decode_with_embeddings(inputs, class_embeddings)
+        return feats, class_embeddings, mask_logits
+
+    def decode_with_embeddings(self, inputs: Tensor, class_embeddings: Tensor
+                               ) -> Tuple[Tuple[Tensor, ...], Tensor]:
+        """The network for given class embeddings (e.g. baked into an exported graph).
+
+        Args:
+            inputs (Tensor): B x 3 x H x W normalised images.
+            class_embeddings (Tensor): N x D normalised CLIP text embeddings.
+
+        Returns:
+            tuple: backbone levels and mask logits B x 1 x h' x w'.
+        """
+        feats = self.extract_feat(inputs)
         if self.align_neck is not None:
             visual, text = self.align_neck(feats, class_embeddings)
         else:
@@ -127,7 +141,7 @@ class BaCLIP(BaseSegmentor):
             text = class_embeddings.unsqueeze(0).expand(inputs.shape[0], -1, -1)
         if self.with_neck:
             visual = self.neck(visual)
-        return feats, class_embeddings, self.decode_head(visual, text)
+        return feats, self.decode_head(visual, text)
 
     def classify(self, last_feature: Tensor, mask_prob: Tensor,
                  class_embeddings: Tensor) -> Tensor:
