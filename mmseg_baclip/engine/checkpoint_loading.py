@@ -16,10 +16,22 @@ A file that needs more than the safe unpickler allows is refused with
 Runner never need more: ``WeightsOnlyCheckpointHook`` converts what mmengine stores.
 Third-party weights (open_clip, SAM) are loaded by the model's ``init_weights`` with
 ``weights_only=True`` and do not go through this module.
+
+Every path ends in the same loader, :func:`load_checkpoint_file`:
+
+* a local file is loaded directly;
+* an ``http://`` / ``https://`` address is first resolved to its file in torch.hub's cache
+  (``<torch.hub.get_dir()>/checkpoints/<file name>``, downloaded there when absent, as
+  ``torch.hub.load_state_dict_from_url`` would), and that file is loaded like a local one.
+  mmengine's own http loader is *not* used: it calls torch.hub, which passes
+  ``weights_only=False`` explicitly;
+* any other mmengine scheme (``s3://``, ``open-mmlab://``...) runs its loader with every
+  ``torch.load`` call forced to the chosen ``weights_only``, whatever the loader passes.
 """
 import contextlib
 import functools
 import logging
+import os
 import os.path as osp
 import pickle
 import re
@@ -27,13 +39,17 @@ import threading
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, Optional
+from urllib.parse import urlparse
 
 import torch
+from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = ['UnsafeCheckpointError', 'checkpoint_loading', 'load_checkpoint_file',
-           'UNSAFE_LOAD_WARNING']
+           'resolve_checkpoint_url', 'UNSAFE_LOAD_WARNING']
+
+URL_PREFIXES = ('http://', 'https://')
 
 UNSAFE_LOAD_WARNING = (
     'UNSAFE CHECKPOINT LOADING (--unsafe-load): checkpoints are unpickled with '
@@ -63,17 +79,59 @@ def _refusal_message(filename: str, error: Exception) -> str:
             '--unsafe-load.')
 
 
+def resolve_checkpoint_url(url: str, model_dir: Optional[str] = None,
+                           progress: bool = False) -> str:
+    """The local file of a checkpoint URL in torch.hub's cache, downloaded if absent.
+
+    The cache layout is torch.hub's (``<model_dir>/<last part of the URL path>``), so a file
+    that ``torch.hub.load_state_dict_from_url`` or mmengine cached before is found again. In a
+    distributed run only rank 0 downloads; the others wait for it.
+
+    Args:
+        url (str): An ``http://`` or ``https://`` address.
+        model_dir (str, optional): Cache folder. Default: ``<torch.hub.get_dir()>/checkpoints``.
+        progress (bool): Show a download progress bar. Default: False.
+
+    Returns:
+        str: Path of the cached file (nothing is unpickled here).
+
+    Raises:
+        ValueError: ``url`` has no file name.
+        RuntimeError: The file is not cached and could not be downloaded.
+    """
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    file_name = osp.basename(urlparse(url).path)
+    if not file_name:
+        raise ValueError(f'Checkpoint URL {url!r} does not end in a file name.')
+    cached = osp.join(model_dir, file_name)
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.isfile(cached):
+        os.makedirs(model_dir, exist_ok=True)
+        print_log(f'Downloading checkpoint {url} to {cached}', logger='current')
+        try:
+            torch.hub.download_url_to_file(url, cached, progress=progress)
+        except Exception as error:  # urllib raises many types; re-raise with the address
+            raise RuntimeError(f'Could not download the checkpoint {url!r} to {cached!r}: '
+                               f'{error}. Download it by hand and give the local path.') from error
+    if world_size > 1:
+        barrier()
+    return cached
+
+
 def load_checkpoint_file(filename: str, map_location: Any = None, *, unsafe: bool = False,
                          loader: Optional[Callable] = None) -> Any:
     """``torch.load`` a checkpoint with an explicit ``weights_only``.
 
     Args:
-        filename (str): Local path (or whatever ``loader`` accepts).
+        filename (str): Local path, an ``http(s)://`` URL (resolved through torch.hub's cache
+            by :func:`resolve_checkpoint_url`), or whatever ``loader`` accepts.
         map_location: As in :func:`torch.load`.
         unsafe (bool): Load with ``weights_only=False`` (runs pickled code). Default: False.
         loader (Callable, optional): An mmengine scheme loader ``loader(filename,
-            map_location)`` that calls ``torch.load`` itself (http, ceph...); its
-            ``torch.load`` calls default to the same ``weights_only``. Default: a local file.
+            map_location)`` that calls ``torch.load`` itself (s3, open-mmlab...); each of its
+            ``torch.load`` calls is forced to the same ``weights_only``. Default: a local file
+            or URL.
 
     Returns:
         The loaded object (a checkpoint dict or a bare state dict).
@@ -82,28 +140,33 @@ def load_checkpoint_file(filename: str, map_location: Any = None, *, unsafe: boo
         UnsafeCheckpointError: The file needs more than the safe unpickler allows.
         FileNotFoundError: A local file that does not exist.
     """
+    shown = filename
     try:
-        if loader is None:
+        if loader is not None:
+            return _call_with_weights_only_forced(loader, filename, map_location, not unsafe)
+        if filename.startswith(URL_PREFIXES):
+            path = resolve_checkpoint_url(filename)
+            shown = f'{filename} (cached as {path})'
+        else:
             path = osp.expanduser(filename)
             if not osp.isfile(path):
                 raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
-            return torch.load(path, map_location=map_location, weights_only=not unsafe)
-        return _call_with_weights_only_default(loader, filename, map_location, not unsafe)
+        return torch.load(path, map_location=map_location, weights_only=not unsafe)
     except pickle.UnpicklingError as error:
         if unsafe or isinstance(error, UnsafeCheckpointError):
             raise
-        raise UnsafeCheckpointError(_refusal_message(filename, error)) from None
+        raise UnsafeCheckpointError(_refusal_message(shown, error)) from None
 
 
-def _call_with_weights_only_default(loader: Callable, filename: str, map_location: Any,
-                                    weights_only: bool) -> Any:
-    """Run ``loader`` with ``torch.load`` defaulting to ``weights_only`` (for loaders that call
-    ``torch.load`` without the argument)."""
+def _call_with_weights_only_forced(loader: Callable, filename: str, map_location: Any,
+                                   weights_only: bool) -> Any:
+    """Run ``loader`` with every ``torch.load`` call made with ``weights_only`` (overriding
+    what the loader passes, e.g. torch.hub's explicit ``weights_only=False``)."""
     original = torch.load
 
     @functools.wraps(original)
     def load(*args, **kwargs):
-        kwargs.setdefault('weights_only', weights_only)
+        kwargs['weights_only'] = weights_only
         return original(*args, **kwargs)
 
     with _lock:
@@ -115,9 +178,10 @@ def _call_with_weights_only_default(loader: Callable, filename: str, map_locatio
 
 
 def _wrap(prefix: str, loader: Callable, unsafe: bool) -> Callable:
-    if prefix == '':  # local files: our own explicit loader
+    if prefix == '' or prefix in URL_PREFIXES:  # local files and URLs: our explicit loader
         def load_from_local(filename, map_location):
             return load_checkpoint_file(filename, map_location, unsafe=unsafe)
+        load_from_local.__name__ = 'load_from_local' if prefix == '' else 'load_from_http'
         return load_from_local
 
     @functools.wraps(loader)  # keeps the name: mmengine logs "Loads checkpoint by <name>"
@@ -141,8 +205,9 @@ def checkpoint_loading(unsafe: bool = False) -> Iterator[None]:
     original = CheckpointLoader._schemes
     CheckpointLoader._schemes = OrderedDict(
         (prefix, _wrap(prefix, loader, unsafe)) for prefix, loader in original.items())
-    if '' not in CheckpointLoader._schemes:
-        CheckpointLoader._schemes[''] = _wrap('', None, unsafe)
+    for prefix in ('', ) + URL_PREFIXES:
+        if prefix not in CheckpointLoader._schemes:
+            CheckpointLoader._schemes[prefix] = _wrap(prefix, None, unsafe)
     try:
         yield
     finally:

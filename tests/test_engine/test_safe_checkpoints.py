@@ -112,6 +112,69 @@ def test_crafted_checkpoint_is_refused_by_train_tool(evil, data_root, tmp_path, 
     assert not osp.exists(tmp_path / 'w' / 'iter_1.pth')  # nothing trained
 
 
+@pytest.fixture
+def evil_in_hub_cache(evil, tmp_path, monkeypatch):
+    """The crafted checkpoint as torch.hub would have cached ``EVIL_URL`` (no network needed):
+    returns (url, cached path, marker)."""
+    path, marker = evil
+    hub = tmp_path / 'hub'
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(hub))  # what torch.hub.set_dir does
+    (hub / 'checkpoints').mkdir(parents=True)
+    cached = hub / 'checkpoints' / 'evil.pth'
+    cached.write_bytes(open(path, 'rb').read())
+    return 'https://example.invalid/models/evil.pth', str(cached), marker
+
+
+def test_crafted_checkpoint_url_is_refused_by_test_tool(evil_in_hub_cache, trained):
+    """torch.hub's loader passes weights_only=False explicitly: a URL must not reach it."""
+    url, cached, marker = evil_in_hub_cache
+    cfg_path, _ = trained
+    with pytest.raises(UnsafeCheckpointError) as err:
+        test_tool(cfg_path, url, name='evil_url_test')
+    assert url in str(err.value) and cached in str(err.value)
+    assert not marker.exists()
+
+
+def test_crafted_checkpoint_url_is_refused_through_load_from(evil_in_hub_cache, data_root,
+                                                             tmp_path):
+    url, _, marker = evil_in_hub_cache
+    cfg = tiny_cfg(data_root, str(tmp_path / 'w'), max_iters=1, interval=1)
+    cfg.load_from = url
+    with pytest.raises(UnsafeCheckpointError):
+        train(cfg, str(tmp_path / 'c.py'), name='evil_url_load_from')
+    assert not marker.exists()
+    assert not osp.exists(tmp_path / 'w' / 'iter_1.pth')
+
+
+def test_crafted_checkpoint_url_is_refused_by_load_checkpoint_file(evil_in_hub_cache):
+    url, _, marker = evil_in_hub_cache
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint_file(url)
+    assert not marker.exists()
+
+
+def test_checkpoint_url_in_hub_cache_loads(trained, tmp_path, monkeypatch):
+    """Control: a good checkpoint cached for a URL tests like its local file."""
+    cfg_path, work = trained
+    hub = tmp_path / 'hub'
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(hub))
+    (hub / 'checkpoints').mkdir(parents=True)
+    (hub / 'checkpoints' / 'good.pth').write_bytes(
+        open(osp.join(work, 'iter_2.pth'), 'rb').read())
+    from_url = test_tool(cfg_path, 'https://example.invalid/good.pth', '--work-dir',
+                         str(tmp_path / 'url'), name='good_url_test')
+    local = test_tool(cfg_path, osp.join(work, 'iter_2.pth'), '--work-dir',
+                      str(tmp_path / 'local'), name='good_local_test')
+    assert from_url == local
+
+
+def test_uncached_url_without_network_names_the_address(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
+    url = 'https://nonexistent.invalid/x/model.pth'
+    with pytest.raises(RuntimeError, match='nonexistent.invalid'):
+        load_checkpoint_file(url)
+
+
 def test_control_unsafe_load_does_run_the_code(evil, trained):
     """Shows the two tests above can fail: with --unsafe-load the file's code runs."""
     path, marker = evil
