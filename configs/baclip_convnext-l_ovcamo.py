@@ -31,10 +31,13 @@ model = dict(
     align_neck=dict(
         type='MREM', in_channels=(384, 768, 1536), in_index=(1, 2, 3), out_level=1,
         text_channels=768, embed_dims=256, num_heads=8, num_layers=1,
-        text_to_vision=True, vision_to_text=True),
+        text_to_vision=True, vision_to_text=True,
+        norm_levels=True),  # a LayerNorm2d per CLIP level before Conv1 (as OVCoser)
     neck=dict(type='CCE', in_channels=256, num_blocks=3, scale_branches=3,
               num_frequencies=16, min_resolution=4),
     decode_head=dict(
         type='SAMPromptHead', in_channels=256, text_channels=256, transformer_dim=256,
-        prompt_self_attention=True, freeze_mask_decoder=False, checkpoint=sam_checkpoint,
+        prompt_self_attention=True, freeze_mask_decoder=False,
+        norm_visual=True,  # a LayerNorm2d on E_v* before SAM's decoder (as SAM's encoder neck)
+        checkpoint=sam_checkpoint,
         loss_decode=dict(type='WeightedBCEDiceLoss')))

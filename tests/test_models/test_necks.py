@@ -78,6 +78,7 @@ def test_mrem_direction_switches(t2v, v2t):
     # A stream that is not updated equals its input projection.
     levels = [torch.nn.functional.interpolate(f[i], size=(8, 8), mode='bilinear')
               if f[i].shape[-1] != 8 else f[i] for i in (1, 2, 3)]
+    levels = [norm(lvl) for norm, lvl in zip(neck.level_norms, levels)]
     projected_vis = neck.vision_proj(torch.cat(levels, 1))
     projected_text = neck.text_proj(t).expand(2, -1, -1)
     assert torch.allclose(vis, projected_vis, atol=1e-6) != t2v
@@ -105,3 +106,42 @@ def test_mrem_without_attention_has_only_the_projections():
     assert all(p.grad is not None for p in neck.parameters())  # nothing unused (DDP-safe)
     with pytest.raises(ValueError, match='text_channels'):
         neck(feats(), torch.randn(5, 7))
+
+
+def per_pixel_stats(x):
+    """Mean and (biased) std over the channels at every pixel of a B x C x h x w tensor."""
+    return x.mean(1), x.var(1, unbiased=False).sqrt()
+
+
+def test_mrem_normalises_each_level_before_the_fusion_conv():
+    from segment_anything.modeling.common import LayerNorm2d
+    neck = mrem()
+    assert [type(n) for n in neck.level_norms] == [LayerNorm2d] * 3
+    assert [n.weight.numel() for n in neck.level_norms] == [8, 16, 32]
+    # CLIP stages differ in scale by orders of magnitude
+    torch.manual_seed(0)
+    f = [x * scale + shift for x, scale, shift in zip(feats(), (1, 0.1, 1, 1e3), (0, 5, 0, -50))]
+    seen = []
+    neck.vision_proj.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    neck(f, torch.randn(5, 12))
+    for level in seen[0].split([8, 16, 32], dim=1):  # B x C_i x 8 x 8 each
+        mean, std = per_pixel_stats(level)
+        assert mean.abs().max() < 1e-3 and (std - 1).abs().max() < 1e-2  # eps 1e-6
+    (neck(f, torch.randn(5, 12))[0].sum()).backward()
+    assert all(n.weight.grad is not None for n in neck.level_norms)  # trainable, DDP-safe
+
+
+def test_mrem_without_level_norms_is_the_raw_concatenation():
+    torch.manual_seed(0)
+    neck = mrem(norm_levels=False, text_to_vision=False, vision_to_text=False)
+    assert neck.level_norms is None
+    assert not any('level_norms' in k for k in neck.state_dict())  # old checkpoints' keys
+    f = feats()
+    vis, _ = neck(f, torch.randn(5, 12))
+    levels = [torch.nn.functional.interpolate(f[i], size=(8, 8), mode='bilinear')
+              if f[i].shape[-1] != 8 else f[i] for i in (1, 2, 3)]
+    assert torch.allclose(vis, neck.vision_proj(torch.cat(levels, 1)), atol=1e-6)
+    # the switch only adds the norms: same keys otherwise
+    normed = mrem(text_to_vision=False, vision_to_text=False)
+    assert {k for k in normed.state_dict() if not k.startswith('level_norms.')} == set(
+        neck.state_dict())

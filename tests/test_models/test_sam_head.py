@@ -107,3 +107,39 @@ def test_masks_of_different_sizes_name_the_files():
         samples.append(s)
     with pytest.raises(ValueError, match='mask_1.png'):
         h.loss_by_feat(torch.zeros(2, 1, 8, 8), samples)
+
+
+def decoder_inputs(h):
+    """Record the image embedding each call of ``h.mask_decoder`` receives (1 x D x h x w)."""
+    seen = []
+    h.mask_decoder.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.append(kwargs['image_embeddings']), with_kwargs=True)
+    return seen
+
+
+def test_visual_features_are_normalised_before_the_decoder():
+    from segment_anything.modeling.common import LayerNorm2d
+    h = head(in_channels=64, text_channels=64, transformer_dim=64, transformer_mlp_dim=128,
+             transformer_heads=4, prompt_heads=4)
+    assert isinstance(h.visual_norm, LayerNorm2d)
+    seen = decoder_inputs(h)
+    visual = torch.rand(2, 64, 6, 6) * 10 + 3  # non-negative, large, as after CCE
+    h(visual, torch.randn(2, 3, 64)).sum().backward()
+    embedding = torch.cat(seen)  # B x D x h x w
+    assert torch.allclose(embedding.mean(1), torch.zeros(2, 6, 6), atol=1e-4)
+    assert torch.allclose(embedding.var(1, unbiased=False), torch.ones(2, 6, 6), atol=1e-3)
+    assert h.visual_norm.weight.grad is not None and h.visual_norm.weight.requires_grad
+
+
+def test_without_norm_visual_the_decoder_gets_the_features_unchanged():
+    h = head(in_channels=64, text_channels=64, transformer_dim=64, transformer_mlp_dim=128,
+             transformer_heads=4, prompt_heads=4, norm_visual=False)
+    assert not any(k.startswith('visual_norm.') for k in h.state_dict())  # old checkpoints' keys
+    seen = decoder_inputs(h)
+    visual = torch.rand(2, 64, 6, 6) * 10 + 3
+    h(visual, torch.randn(2, 3, 64))
+    assert torch.equal(torch.cat(seen), visual)
+    normed = head(in_channels=64, text_channels=64, transformer_dim=64, transformer_mlp_dim=128,
+                  transformer_heads=4, prompt_heads=4)
+    assert {k for k in normed.state_dict() if not k.startswith('visual_norm.')} == set(
+        h.state_dict())

@@ -5,6 +5,7 @@ from typing import Optional, Tuple
 import torch
 from mmseg.registry import MODELS
 from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransformer
+from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
 from ..utils.open_clip_utils import freeze, load_weights_strict, warn_random_weights
@@ -51,6 +52,10 @@ class SAMPromptHead(BinaryMaskHead):
     pairs one image with its own prompt set, so images are decoded one by one (upstream
     segment-anything batches prompts, not images).
 
+    SAM's decoder was trained on image embeddings that leave its image encoder's neck through a
+    LayerNorm2d; E_v* (a sum of residual branches) has no such normalisation, so by default it
+    goes through a trainable ``LayerNorm2d`` first (``norm_visual``).
+
     Args:
         in_channels (int): C of E_v*. Default: 256.
         text_channels (int): C of E_t. Default: 256.
@@ -64,6 +69,10 @@ class SAMPromptHead(BinaryMaskHead):
             Default: True.
         freeze_mask_decoder (bool): Freeze SAM's mask decoder too. Default: False (trained,
             except its parts that a single-mask output does not use).
+        norm_visual (bool): ``LayerNorm2d`` on E_v* (after ``visual_proj``) before the mask
+            decoder, so that it sees, per pixel, channels of zero mean and unit variance at
+            initialisation, as from SAM's image encoder. False: E_v* unnormalised (the
+            behaviour, and the checkpoint keys, of the head before this switch). Default: True.
         checkpoint (str, optional): A local SAM checkpoint (``sam_vit_b_01ec64.pth`` or the
             ViT-L/H files) with ``prompt_encoder.*`` and ``mask_decoder.*`` keys.
         loss_decode (dict | list[dict]): Loss configs.
@@ -80,6 +89,7 @@ class SAMPromptHead(BinaryMaskHead):
                  prompt_heads: int = 8,
                  add_point_embedding: bool = True,
                  freeze_mask_decoder: bool = False,
+                 norm_visual: bool = True,
                  checkpoint: Optional[str] = None,
                  loss_decode=dict(type='WeightedBCEDiceLoss'),
                  init_cfg: Optional[dict] = None):
@@ -89,6 +99,8 @@ class SAMPromptHead(BinaryMaskHead):
         self.freeze_mask_decoder = freeze_mask_decoder
         self.visual_proj = (nn.Identity() if in_channels == transformer_dim else
                             nn.Conv2d(in_channels, transformer_dim, 1))
+        self.norm_visual = norm_visual
+        self.visual_norm = LayerNorm2d(transformer_dim) if norm_visual else nn.Identity()
         self.text_prompt = AdaptiveTextPrompt(text_channels, transformer_dim, prompt_heads,
                                               prompt_self_attention)
         # Sizes only set defaults; the PE is recomputed at the real feature size.
@@ -173,7 +185,7 @@ class SAMPromptHead(BinaryMaskHead):
         Returns:
             Tensor: B x 1 x 4h x 4w mask logits.
         """
-        visual = self.visual_proj(visual)  # B x D x h x w
+        visual = self.visual_norm(self.visual_proj(visual))  # B x D x h x w
         sparse, dense, image_pe = self.prompts(text, visual.shape[-2:])
         masks = []
         for b in range(visual.shape[0]):  # SAM's decoder batches prompts, not images

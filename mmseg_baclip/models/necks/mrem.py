@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
 from ...ops import bidirectional_attention
@@ -86,7 +87,10 @@ class MREM(BaseModule):
     """Aligns CLIP vision and text features in both directions.
 
     Vision input: the selected backbone levels are resized to the size of ``out_level`` (by
-    default stride 16: 24x24 at 384), concatenated and projected to C by a 1x1 conv ("Conv1").
+    default stride 16: 24x24 at 384), each normalised over its channels by its own
+    ``LayerNorm2d`` (``norm_levels``), concatenated and projected to C by a 1x1 conv ("Conv1").
+    The CLIP stages differ in scale by orders of magnitude; OVCoser likewise puts every CLIP
+    level through a LayerNorm2d before projecting it.
     Text input: the N class embeddings go through a Linear to C. Then ``num_layers``
     :class:`BidirectionalBlock` s refine both. With both directions off, MREM is only the two
     input projections (the ablation rows without MREM).
@@ -105,6 +109,10 @@ class MREM(BaseModule):
         text_to_vision (bool): Vision queries text (text refines vision). Default: True.
         vision_to_text (bool): Text queries vision (vision refines text). Default: True.
         mlp_ratio (float): Default: 4.
+        norm_levels (bool): One ``LayerNorm2d`` per level (after resizing, before the
+            concatenation), so every level enters Conv1 with zero mean and unit variance over
+            its channels at each pixel. False: the raw concatenation (the behaviour, and the
+            checkpoint keys, of MREM before this switch). Default: True.
     """
 
     def __init__(self,
@@ -118,6 +126,7 @@ class MREM(BaseModule):
                  text_to_vision: bool = True,
                  vision_to_text: bool = True,
                  mlp_ratio: float = 4.0,
+                 norm_levels: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != len(in_index):
@@ -125,6 +134,9 @@ class MREM(BaseModule):
         self.in_index = tuple(in_index)
         self.out_level = out_level
         self.embed_dims = embed_dims
+        self.norm_levels = norm_levels
+        self.level_norms = (nn.ModuleList(LayerNorm2d(c) for c in in_channels)
+                            if norm_levels else None)
         self.vision_proj = nn.Conv2d(sum(in_channels), embed_dims, 1)
         self.text_proj = nn.Linear(text_channels, embed_dims)
         # With both directions off MREM is only the two input projections: build no block
@@ -146,6 +158,8 @@ class MREM(BaseModule):
         levels = [lvl if lvl.shape[-2:] == size else
                   F.interpolate(lvl, size=size, mode='bilinear', align_corners=False)
                   for lvl in levels]
+        if self.level_norms is not None:
+            levels = [norm(lvl) for norm, lvl in zip(self.level_norms, levels)]  # B x C_i x h x w
         vis = self.vision_proj(torch.cat(levels, dim=1))  # B x C x h x w
         B, C, h, w = vis.shape
         if text.dim() == 2:
