@@ -4,6 +4,11 @@
                                            [--unsafe-load] [--cfg-options k=v ...]
                                            [--launcher ...]
 
+Which checkpoint to report: the final epoch's, ``<work dir>/epoch_30.pth`` for the paper config
+(as OVCoser reports; no config chooses a checkpoint on the test split). Only
+``configs/baclip/*_val-train-holdout.py`` keeps ``best_cIoU_epoch_N.pth``, chosen on a
+held-out tenth of the training images; say which one you report.
+
 ``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo format)
 through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions. The metrics are
 logged and written as JSON to ``<work dir>/<timestamp>/<timestamp>.json``.
@@ -32,8 +37,9 @@ from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file, or "none" to evaluate the model as '
-                        'built (CLIP/SAM from the local files named in the config, new layers '
+    parser.add_argument('checkpoint', help='checkpoint file (the reported numbers: the final '
+                        'epoch, e.g. epoch_30.pth), or "none" to evaluate the model as built '
+                        '(CLIP/SAM from the local files named in the config, new layers '
                         'untrained)')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='write predictions as "[class]<mask name>.png" here')

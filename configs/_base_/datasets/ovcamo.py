@@ -48,12 +48,16 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,  # as OVCoser: every step sees a full batch of 4
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         split='train',
         on_bad_sample='error',
         pipeline=train_pipeline))
+# The val loader is the test split (61 unseen classes). Nothing may be selected on it: the
+# schedule runs it once, after the last epoch, and saves no "best" checkpoint. A validation set
+# for selection is carved from the training images instead (..._val-train-holdout.py).
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
