@@ -9,9 +9,9 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-from .ovcamo_io import (SPLITS, OVCamoDataError, check_sample, describe_sample, load_class_info,
-                        load_sample_info, normalize_verify_mode, split_vocabulary,
-                        unknown_class_problem)
+from .ovcamo_files import check_samples, describe_sample
+from .ovcamo_io import (SPLITS, OVCamoDataError, leak_problem, load_class_info, load_sample_info,
+                        normalize_verify_mode, split_vocabulary, unknown_class_problem)
 
 
 @DATASETS.register_module()
@@ -33,10 +33,14 @@ class OVCamoDataset(BaseSegDataset):
       so with ``PackSegInputs(meta_keys=(..., 'class_name', 'vocabulary', 'unique_id'))`` they
       reach each ``SegDataSample``'s metainfo.
 
-    Masks are loaded and binarised (``> 0`` -> 1) by ``LoadOVCamoAnnotations``.
+    Masks are loaded and binarised (``> 0`` -> 1) by ``LoadOVCamoAnnotations``, as OVCoser
+    reads them; masks whose format makes that reading ambiguous (see
+    :mod:`~mmseg_baclip.datasets.ovcamo_masks` and README "Mask formats") are bad samples.
 
-    Bad samples (image or mask missing or unreadable, class not in ``class_info.json``) are all
-    collected while the dataset is built. With ``on_bad_sample='error'`` (default) one
+    Bad samples (image or mask missing, unreadable or truncated; an ambiguous mask; image and
+    mask EXIF orientations that do not line up; a class not in ``class_info.json``; a
+    ``unique_id`` used twice, or used in both splits: a train/test leak) are all collected
+    while the dataset is built. With ``on_bad_sample='error'`` (default) one
     :class:`OVCamoDataError` lists every bad file; with ``'skip'`` they are left out and one
     warning lists them. Malformed JSON files, a split with no classes and a split left with no
     samples always raise.
@@ -50,9 +54,11 @@ class OVCamoDataset(BaseSegDataset):
             ``dict(img_path=f'{split}/image', seg_map_path=f'{split}/mask')``.
         on_bad_sample (str): ``'error'`` or ``'skip'``. Defaults to ``'error'``.
         verify_files (bool | str): How deeply each file is checked at construction: ``True``
-            (= ``'header'``: open with PIL and verify the header/structure, without decoding
-            pixels; cheap), ``False`` (= ``'none'``: existence only) or ``'decode'`` (decode
-            every file with OpenCV; slow, catches truncated files). Defaults to True.
+            (= ``'header'``: images' headers, structure and end markers are verified without
+            decoding pixels, which catches truncated PNG and JPEG files; masks are decoded and
+            their format checked), ``False`` (= ``'none'``: existence only; ambiguous masks
+            then fail when loaded) or ``'decode'`` (images decoded in full too; slow).
+            Defaults to True. See :mod:`~mmseg_baclip.datasets.ovcamo_files`.
         metainfo (dict, optional): Extra meta information; ``vocabulary`` and ``split`` are
             always set from ``class_info.json`` and ``split``.
         lazy_init (bool): As in mmengine. If True and ``class_info.json`` is missing, the
@@ -146,34 +152,41 @@ class OVCamoDataset(BaseSegDataset):
         img_dir = self.data_prefix.get('img_path', '')
         mask_dir = self.data_prefix.get('seg_map_path', '')
 
-        data_list, bad, first_seen = [], [], {}
+        bad, members, other_split = [], [], {}
         for index, entry in enumerate(entries):
-            name = entry['base_class']
-            if name not in known:
-                bad.append(unknown_class_problem(index, entry, self.class_info_file))
-                continue
-            if name not in in_split:
-                continue
-            check = check_sample(entry, img_dir, mask_dir, self.verify_files, self.backend_args)
+            if entry['base_class'] not in known:
+                bad.append((index, unknown_class_problem(index, entry, self.class_info_file)))
+            elif entry['base_class'] in in_split:
+                members.append((index, entry))
+            else:
+                other_split.setdefault(entry['unique_id'], index)
+        checks = check_samples([(entry, img_dir, mask_dir) for _, entry in members],
+                               self.verify_files, self.backend_args)
+
+        data_list, first_seen = [], {}
+        for (index, entry), check in zip(members, checks):
             uid = entry['unique_id']
             if uid in first_seen:
                 check.problems.append(f'unique_id already used by sample_info.json entry '
                                       f'#{first_seen[uid]} (entry #{index})')
             first_seen.setdefault(uid, index)
+            if uid in other_split:
+                check.problems.append(leak_problem(index, other_split[uid], self.split))
             if check.problems:
-                bad.append(describe_sample(check))
+                bad.append((index, describe_sample(check)))
                 continue
             data_list.append(
                 dict(
                     img_path=check.img_path,
                     seg_map_path=check.seg_map_path,
-                    class_name=name,
+                    class_name=entry['base_class'],
                     unique_id=uid,
                     vocabulary=vocabulary,
                     label_map=self.label_map,
                     reduce_zero_label=self.reduce_zero_label,
                     seg_fields=[]))
 
+        bad = [line for _, line in sorted(bad, key=lambda item: item[0])]
         self.bad_samples = bad
         if bad:
             self._report_bad_samples(bad)

@@ -1,7 +1,8 @@
 """Validate a whole OVCamo tree (real or synthetic) and report on it.
 
 Uses the same readers and per-sample checks as :class:`OVCamoDataset`
-(:mod:`mmseg_baclip.datasets.ovcamo_io`), so a tree that passes here builds as a dataset.
+(:mod:`mmseg_baclip.datasets.ovcamo_io`, :mod:`mmseg_baclip.datasets.ovcamo_files`), so a tree
+that passes here builds as a dataset.
 Command line: ``tools/dataset_converters/check_ovcamo.py``.
 """
 from dataclasses import dataclass, field
@@ -10,8 +11,9 @@ from typing import Dict, List, Optional, Tuple, Union
 from mmengine.fileio import join_path
 from mmengine.utils import is_abs
 
-from .ovcamo_io import (SPLITS, OVCamoDataError, check_sample, describe_sample,
-                        load_class_info, load_sample_info, split_vocabulary)
+from .ovcamo_files import check_samples, describe_sample
+from .ovcamo_io import (SPLITS, OVCamoDataError, leak_problem, load_class_info, load_sample_info,
+                        split_vocabulary)
 
 
 @dataclass
@@ -24,13 +26,13 @@ class OVCamoCheckReport:
         sample_info_file (str): Path of ``sample_info.json``.
         counts (dict): ``{split: {class_name: n_samples}}`` over every class of the split in
             ``class_info.json`` order (0 for classes without samples).
-        bad_files (dict): ``{split: [line, ...]}``: samples with a missing or unreadable
-            image or mask.
+        bad_files (dict): ``{split: [line, ...]}``: samples with a missing, unreadable or
+            ambiguous image or mask, or image and mask orientations that do not line up.
         size_mismatches (list[str]): Samples whose image and mask sizes differ.
         unknown_classes (dict): ``{class_name: n_samples}`` for classes used in
             ``sample_info.json`` but absent from ``class_info.json``.
         errors (list[str]): Other problems: unreadable or malformed JSON, duplicate
-            ``unique_id``, an empty split.
+            ``unique_id`` (in one split, or in both: a train/test leak), an empty split.
         allow_size_mismatch (bool): If True, size mismatches are reported but not problems.
     """
     data_root: str
@@ -69,7 +71,8 @@ class OVCamoCheckReport:
             empty = [name for name, n in counts.items() if not n]
             if empty:
                 lines.append(f'  classes without samples ({len(empty)}): {", ".join(empty)}')
-        sections = [(f'missing or unreadable files [{s}]', v) for s, v in self.bad_files.items()]
+        sections = [(f'missing, unreadable or ambiguous files [{s}]', v)
+                    for s, v in self.bad_files.items()]
         sections += [
             ('image/mask size mismatches' +
              (' (allowed)' if self.allow_size_mismatch else ''), self.size_mismatches),
@@ -106,8 +109,9 @@ def check_ovcamo(data_root: str,
         data_prefixes (dict, optional): ``{split: (image_dir, mask_dir)}``, relative to
             ``data_root`` unless absolute. Defaults to ``{'train': ('train/image',
             'train/mask'), 'test': ('test/image', 'test/mask')}``.
-        verify (bool | str): How deeply files are read: True (``'header'``, image sizes from
-            the headers), ``'decode'`` (full decode) or False (existence only, no sizes).
+        verify (bool | str): How deeply files are read: True (``'header'``: image headers,
+            structure and end markers; masks decoded and their format checked), ``'decode'``
+            (images decoded in full too) or False (existence only, no sizes).
         allow_size_mismatch (bool): Report image/mask size mismatches without counting them
             as problems (OVCoser resizes the image to the mask in training).
         backend_args (dict, optional): mmengine file backend arguments.
@@ -128,25 +132,30 @@ def check_ovcamo(data_root: str,
     split_of = {c['name']: c['split'] for c in class_info}
     report.counts = {s: dict.fromkeys(split_vocabulary(class_info, s), 0) for s in SPLITS}
     report.bad_files = {s: [] for s in SPLITS}
-    first_seen: Dict[Tuple[str, str], int] = {}
+    first_seen: Dict[str, Tuple[str, int]] = {}
+    members = []
     for index, entry in enumerate(entries):
-        name = entry['base_class']
+        name, uid = entry['base_class'], entry['unique_id']
         split = split_of.get(name)
         if split is None:
             report.unknown_classes[name] = report.unknown_classes.get(name, 0) + 1
             continue
-        key = (split, entry['unique_id'])
-        if key in first_seen:
-            report.errors.append(f'[{split}] unique_id {entry["unique_id"]!r} is used by '
-                                 f'sample_info.json entries #{first_seen[key]} and #{index}')
+        if uid in first_seen:
+            first_split, first = first_seen[uid]
+            report.errors.append(
+                f'[{split}] unique_id {uid!r} is used by sample_info.json entries #{first} and '
+                f'#{index}' if first_split == split else
+                f'[{split}] {uid!r}: {leak_problem(index, first, split)}')
             continue
-        first_seen[key] = index
+        first_seen[uid] = (split, index)
         img_dir, mask_dir = (_join(data_root, p) for p in prefixes[split])
-        check = check_sample(entry, img_dir, mask_dir, verify, backend_args)
+        members.append((split, (entry, img_dir, mask_dir)))
+    checks = check_samples([job for _, job in members], verify, backend_args)
+    for (split, (entry, _, _)), check in zip(members, checks):
         if check.problems:
             report.bad_files[split].append(describe_sample(check))
             continue
-        report.counts[split][name] += 1
+        report.counts[split][entry['base_class']] += 1
         if check.size_mismatch:
             report.size_mismatches.append(
                 f'[{split}] {entry["unique_id"]!r}: image {check.img_path} is '

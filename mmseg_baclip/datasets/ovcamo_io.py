@@ -2,7 +2,8 @@
 
 Shared by :class:`~mmseg_baclip.datasets.OVCamoDataset` (which checks its split at
 construction) and ``tools/dataset_converters/check_ovcamo.py`` (which reports on a whole tree),
-so both apply exactly the same rules.
+so both apply exactly the same rules. The files themselves are checked by
+:mod:`~mmseg_baclip.datasets.ovcamo_files`.
 
 Layout::
 
@@ -15,16 +16,11 @@ Layout::
 Only the extensions of a sample's ``image`` and ``mask`` fields are used. A sample's split is the
 split of its ``base_class``.
 """
-import io
 import json
 import os.path as osp
-from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Union
 
-import cv2
 import mmengine.fileio as fileio
-import numpy as np
-from PIL import Image
 
 SPLITS = ('train', 'test')
 CLASS_INFO_KEYS = ('name', 'split')
@@ -51,9 +47,10 @@ def normalize_verify_mode(verify: Union[bool, str]) -> str:
     """Map the ``verify_files`` argument to one of :data:`VERIFY_MODES`.
 
     Args:
-        verify (bool | str): ``True`` = ``'header'`` (open the file and check its header and
-            structure with PIL, cheap), ``False`` = ``'none'`` (existence only), or
-            ``'decode'`` (decode every pixel with OpenCV, slow but catches truncated files).
+        verify (bool | str): ``True`` = ``'header'`` (images: header, structure and end
+            marker checked with PIL, no pixel decoding; masks: decoded and checked for
+            ambiguous formats), ``False`` = ``'none'`` (existence only), or ``'decode'`` (every
+            image decoded in full too; slow). See :mod:`~mmseg_baclip.datasets.ovcamo_files`.
 
     Returns:
         str: One of ``'none'``, ``'header'``, ``'decode'``.
@@ -80,7 +77,7 @@ def _load_json_list(path: str, what: str, required_keys: Sequence[str], hint: st
     if not fileio.exists(path, backend_args=backend_args):
         raise FileNotFoundError(f'OVCamo {what} not found: {path}. {hint}')
     try:
-        data = json.loads(fileio.get_text(path, backend_args=backend_args))
+        data = json.loads(fileio.get_text(path, backend_args=backend_args).lstrip('\ufeff'))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise OVCamoDataError(f'OVCamo {what} {path} is not valid JSON ({e}). Re-download it '
                               'from the dataset release (dataset-v1.1).') from e
@@ -213,108 +210,16 @@ def sample_paths(entry: dict, img_dir: str, mask_dir: str) -> Tuple[str, str]:
             osp.join(mask_dir, uid + osp.splitext(entry['mask'])[1]))
 
 
-def inspect_image_file(path: str, verify: Union[bool, str] = True,
-                       backend_args: Optional[dict] = None
-                       ) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
-    """Check that an image or mask file exists and can be read, and get its size.
-
-    Args:
-        path (str): The file.
-        verify (bool | str): See :func:`normalize_verify_mode`. ``'none'`` only checks that the
-            file exists and returns no size.
-        backend_args (dict, optional): mmengine file backend arguments.
-
-    Returns:
-        tuple: ``(problem, (height, width))``. ``problem`` is None when the file is fine, else
-        a short description (``'file not found'``, ``'cannot be read (...)'``). The size is None
-        when unknown.
-    """
-    mode = normalize_verify_mode(verify)
-    if not fileio.exists(path, backend_args=backend_args):
-        return 'file not found', None
-    if mode == 'none':
-        return None, None
-    try:
-        if backend_args is None and mode == 'header':
-            src = path  # PIL reads only what it needs from a local file.
-        else:
-            src = io.BytesIO(fileio.get(path, backend_args=backend_args))
-        if mode == 'header':
-            with Image.open(src) as img:
-                width, height = img.size
-                img.verify()  # structure / chunk CRCs, without decoding pixels
-            return None, (height, width)
-        buf = np.frombuffer(src.getvalue(), np.uint8)
-        arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-        if arr is None:
-            return 'cannot be read (OpenCV could not decode it: corrupt or truncated)', None
-        return None, tuple(arr.shape[:2])
-    except Exception as e:  # noqa: BLE001 - any decoder error means "unreadable"; we report it
-        return f'cannot be read ({type(e).__name__}: {e})', None
-
-
-@dataclass
-class SampleCheck:
-    """The result of checking one ``sample_info.json`` entry's files.
-
-    Attributes:
-        unique_id (str): The sample's ``unique_id``.
-        class_name (str): Its ``base_class``.
-        img_path (str): Path of its image.
-        seg_map_path (str): Path of its mask.
-        problems (list[str]): ``'<image|mask> <path>: <problem>'`` lines; empty when fine.
-        img_size (tuple[int, int] | None): Image (height, width), when read.
-        mask_size (tuple[int, int] | None): Mask (height, width), when read.
-    """
-    unique_id: str
-    class_name: str
-    img_path: str
-    seg_map_path: str
-    problems: List[str] = field(default_factory=list)
-    img_size: Optional[Tuple[int, int]] = None
-    mask_size: Optional[Tuple[int, int]] = None
-
-    @property
-    def size_mismatch(self) -> bool:
-        """True when both sizes are known and differ."""
-        return (self.img_size is not None and self.mask_size is not None
-                and self.img_size != self.mask_size)
-
-
-def check_sample(entry: dict, img_dir: str, mask_dir: str, verify: Union[bool, str] = True,
-                 backend_args: Optional[dict] = None) -> SampleCheck:
-    """Check the image and mask files of one sample.
-
-    Args:
-        entry (dict): A validated ``sample_info.json`` entry.
-        img_dir (str): Image folder of the entry's split.
-        mask_dir (str): Mask folder of the entry's split.
-        verify (bool | str): See :func:`normalize_verify_mode`.
-        backend_args (dict, optional): mmengine file backend arguments.
-
-    Returns:
-        SampleCheck: Paths, problems and sizes.
-    """
-    img_path, mask_path = sample_paths(entry, img_dir, mask_dir)
-    result = SampleCheck(entry['unique_id'], entry['base_class'], img_path, mask_path)
-    for kind, path in (('image', img_path), ('mask', mask_path)):
-        problem, size = inspect_image_file(path, verify, backend_args)
-        if problem:
-            result.problems.append(f'{kind} {path}: {problem}')
-        if kind == 'image':
-            result.img_size = size
-        else:
-            result.mask_size = size
-    return result
-
-
-def describe_sample(check: SampleCheck) -> str:
-    """One report line for a bad sample: ``'<unique_id>' (<class>): <problems>``."""
-    return f'{check.unique_id!r} ({check.class_name}): ' + '; '.join(check.problems)
-
-
 def unknown_class_problem(index: int, entry: dict, class_info_path: str) -> str:
     """The report line for a sample whose class is not in ``class_info.json``."""
     return (f'{entry["unique_id"]!r}: class {entry["base_class"]!r} (sample_info.json entry '
             f'#{index}) is not in {class_info_path}; fix its base_class or add the class there')
 
+
+
+def leak_problem(index: int, other_index: int, split: str) -> str:
+    """The report line part for a ``unique_id`` used in both splits (a train/test leak)."""
+    other = 'test' if split == 'train' else 'train'
+    return (f'unique_id also used by the {other} sample of sample_info.json entry '
+            f'#{other_index} (entry #{index}): the same sample in train and test is a '
+            'train/test leak; remove or rename one of them')

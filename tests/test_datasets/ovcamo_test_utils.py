@@ -1,6 +1,7 @@
 """Helpers for the OVCamo dataset tests: tiny trees in the official layout, and ways to break
 them."""
 import json
+import os
 import os.path as osp
 from typing import List
 
@@ -56,3 +57,26 @@ def add_sample(root: str, split: str, uid: str, class_name: str, size=(24, 32)) 
     entry = dict(unique_id=uid, base_class=class_name, image=uid + '.jpg', mask=uid + '.png')
     write_json(root, 'sample_info.json', read_json(root, 'sample_info.json') + [entry])
     return entry
+
+
+def replace_file(root: str, split: str, entry: dict, kind: str, ext: str) -> str:
+    """Point an entry's ``image`` or ``mask`` at ``<unique_id><ext>`` (removing the old file);
+    returns the new path, for the caller to write."""
+    old = (image_path if kind == 'image' else mask_path)(root, split, entry)
+    if osp.exists(old):
+        os.remove(old)
+    entries = read_json(root, 'sample_info.json')
+    for e in entries:
+        if e['unique_id'] == entry['unique_id'] and e['base_class'] == entry['base_class']:
+            e[kind] = entry['unique_id'] + ext
+    write_json(root, 'sample_info.json', entries)
+    return osp.join(root, split, kind, entry['unique_id'] + ext)
+
+
+def save_with_orientation(path: str, array: np.ndarray, orientation: int, **kwargs) -> None:
+    """Save an RGB or gray array with PIL, with an EXIF orientation tag (JPEG or PNG)."""
+    from PIL import Image
+    img = Image.fromarray(array)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif.tobytes(), **kwargs)

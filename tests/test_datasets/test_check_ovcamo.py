@@ -77,6 +77,15 @@ def test_dataset_and_checker_agree_on_bad_files(ovcamo_root):
         assert file_problems == report.bad_files[split]
 
 
+def test_train_test_leak_is_reported(ovcamo_root, cli, capsys):
+    train = split_entries(ovcamo_root, 'train')[0]
+    test_class = split_entries(ovcamo_root, 'test')[0]['base_class']
+    add_sample(ovcamo_root, 'test', train['unique_id'], test_class)
+    assert cli.main([ovcamo_root]) == 1
+    out = capsys.readouterr().out
+    assert 'train/test leak' in out and train['unique_id'] in out
+
+
 def test_missing_json_and_custom_paths(ovcamo_root, cli, capsys):
     os.rename(osp.join(ovcamo_root, 'jsonfile'), osp.join(ovcamo_root, 'meta'))
     assert cli.main([ovcamo_root]) == 1

@@ -166,6 +166,50 @@ def test_truncated_jpeg_needs_decode_verification(ovcamo_root):
     assert path in str(err.value)
 
 
+def truncate(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) * 3 // 4])
+
+
+def test_default_check_catches_a_truncated_jpeg_and_skip_leaves_it_out(ovcamo_root):
+    """Issue 14.6: a truncated JPEG passed the default (header) check and then stopped
+    training at its first batch; the default check now looks for the end-of-image marker."""
+    entry = split_entries(ovcamo_root, 'train')[0]
+    path = image_path(ovcamo_root, 'train', entry)
+    truncate(path)
+    with pytest.raises(OVCamoDataError, match='truncated JPEG') as err:
+        build(ovcamo_root, split='train')
+    assert path in str(err.value)
+    pipeline = [dict(type='LoadOVCamoImage'), dict(type='LoadOVCamoAnnotations')]
+    with pytest.warns(UserWarning, match='truncated JPEG'):
+        ds = build(ovcamo_root, split='train', on_bad_sample='skip', pipeline=pipeline)
+    assert len(ds) == 5
+    for i in range(len(ds)):  # every kept sample loads
+        assert ds[i]['img_path'] != path
+
+
+def test_truncated_png_is_caught_by_the_default_check(ovcamo_root):
+    entry = split_entries(ovcamo_root, 'train')[1]
+    path = mask_path(ovcamo_root, 'train', entry)
+    truncate(path)
+    with pytest.raises(OVCamoDataError, match='cannot be read') as err:
+        build(ovcamo_root, split='train')
+    assert path in str(err.value)
+
+
+def test_unique_id_in_both_splits_is_a_train_test_leak(ovcamo_root):
+    """Issue 14.6: a test sample with the unique_id of a train sample was not flagged."""
+    train = split_entries(ovcamo_root, 'train')[0]
+    test_class = split_entries(ovcamo_root, 'test')[0]['base_class']
+    add_sample(ovcamo_root, 'test', train['unique_id'], test_class)
+    for split in ('train', 'test'):
+        with pytest.raises(OVCamoDataError, match='train/test leak') as err:
+            build(ovcamo_root, split=split)
+        assert train['unique_id'] in str(err.value)
+
+
 def test_unknown_class_is_reported(ovcamo_root):
     add_sample(ovcamo_root, 'train', 'ghost_001', 'unicorn')
     with pytest.raises(OVCamoDataError) as err:

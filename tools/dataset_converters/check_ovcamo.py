@@ -4,9 +4,13 @@ Usage:
     python tools/dataset_converters/check_ovcamo.py data/OVCamo [--decode] \
         [--class-info jsonfile/class_info.json --sample-info jsonfile/sample_info.json]
 
-Reports samples per class and split, missing or unreadable images and masks, image/mask size
-mismatches and classes used in ``sample_info.json`` but absent from ``class_info.json``. Exits
-with 1 when a problem is found, 0 otherwise. It applies the same checks as ``OVCamoDataset``.
+Reports samples per class and split, missing, unreadable or truncated images and masks, masks
+whose format makes OVCoser's reading ambiguous (README "Mask formats"), image/mask EXIF
+orientations that do not line up, image/mask size mismatches, duplicate ``unique_id`` values
+(also across train and test: a leak) and classes used in ``sample_info.json`` but absent from
+``class_info.json``. Exits with 1 when a problem is found, 0 otherwise. It applies the same
+checks as ``OVCamoDataset``. By default images are verified without decoding their pixels (PNG
+structure, JPEG end marker) and masks are decoded; ``--decode`` decodes the images too.
 """
 import argparse
 import sys
@@ -24,7 +28,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='sample_info.json, relative to data_root unless absolute')
     depth = parser.add_mutually_exclusive_group()
     depth.add_argument('--decode', action='store_true',
-                       help='decode every file fully (slow; catches truncated files)')
+                       help='decode every image fully too (slow; the default already catches '
+                       'truncated PNG and JPEG files and decodes every mask)')
     depth.add_argument('--exists-only', action='store_true',
                        help='only check that files exist (fast; no size check)')
     parser.add_argument('--allow-size-mismatch', action='store_true',

@@ -1,42 +1,29 @@
-"""Mask loading for OVCamo: any mask format, binarised with ``> 0`` (spec section 1.3)."""
+"""Mask loading for OVCamo: OVCoser's reading (grayscale, ``> 0``), ambiguous files refused."""
 from typing import Optional
 
 import cv2
-import mmcv
 import mmengine.fileio as fileio
-import numpy as np
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
+from ..ovcamo_masks import read_mask
+
 SIZE_MISMATCH_MODES = ('error', 'resize_image')
-
-
-def binarize_mask(mask: np.ndarray) -> np.ndarray:
-    """Collapse a decoded mask to one channel and binarise it with ``> 0``.
-
-    Args:
-        mask (np.ndarray): ``(H, W)`` or ``(H, W, C)`` of any dtype (8/16-bit, float). For
-            ``C >= 3`` the colour channels (first three: BGR) are used and alpha is ignored, as
-            ``cv2.IMREAD_GRAYSCALE`` (OVCoser's reader) ignores it; for ``C <= 2`` the first
-            channel.
-
-    Returns:
-        np.ndarray: ``(H, W)`` uint8 in {0, 1}: 1 where any colour channel is above 0.
-    """
-    if mask.ndim == 3:
-        mask = mask[..., :3] if mask.shape[2] >= 3 else mask[..., :1]
-        return (mask > 0).any(axis=2).astype(np.uint8)
-    return (mask > 0).astype(np.uint8)
 
 
 @TRANSFORMS.register_module()
 class LoadOVCamoAnnotations(LoadAnnotations):
     """Load an OVCamo mask into ``gt_seg_map`` as {0, 1} uint8.
 
-    The mask is decoded unchanged (``IMREAD_UNCHANGED``: 8/16-bit grayscale, palette, RGB and
-    RGBA masks all work), collapsed to one channel and binarised with ``> 0`` like OVCoser
-    (``read_gray_array(thr=0)``). Unlike OVCoser, 16-bit masks are thresholded on their raw
-    values (OVCoser's 8-bit conversion would drop values below 256).
+    The mask is read as OVCoser reads it (``read_gray_array(thr=0)``): decoded by OpenCV as
+    8-bit grayscale (EXIF orientation applied, as for the image, so both line up; colour and
+    palette files by their luma; alpha dropped; 16-bit files by their top 8 bits) and binarised
+    with ``> 0``. A file for which that reading is ambiguous (a palette whose index 0 is not
+    black, an object drawn only in the alpha channel, 16-bit values below 256, JPEG compression
+    noise, a soft map with a noise floor) raises an error naming the file and the reason; the
+    rules are in :mod:`~mmseg_baclip.datasets.ovcamo_masks` and README "Mask formats". The
+    dataset reports such files when it is built, so they only reach this loader with
+    ``verify_files=False``.
 
     Its size is compared with the *original* image size ``results['ori_shape']``:
 
@@ -58,8 +45,8 @@ class LoadOVCamoAnnotations(LoadAnnotations):
 
     Args:
         size_mismatch (str): ``'error'`` or ``'resize_image'``. Defaults to ``'error'``.
-        imdecode_backend (str): Decoding backend; ``'cv2'`` (default) reads palette masks as
-            colours, ``'pillow'`` as palette indices. Either way index/colour 0 is background.
+        imdecode_backend (str): Must be ``'cv2'`` (the default): masks are always decoded by
+            OpenCV, as OVCoser decodes them, so that every backend gives the same labels.
         backend_args (dict, optional): mmengine file backend arguments.
     """
 
@@ -70,6 +57,9 @@ class LoadOVCamoAnnotations(LoadAnnotations):
         if size_mismatch not in SIZE_MISMATCH_MODES:
             raise ValueError(f'size_mismatch must be one of {SIZE_MISMATCH_MODES}, got '
                              f'{size_mismatch!r}')
+        if imdecode_backend != 'cv2':
+            raise ValueError(f"LoadOVCamoAnnotations decodes masks with OpenCV as OVCoser does; "
+                             f"imdecode_backend must be 'cv2', got {imdecode_backend!r}")
         super().__init__(backend_args=backend_args, imdecode_backend=imdecode_backend)
         self.size_mismatch = size_mismatch
 
@@ -81,19 +71,18 @@ class LoadOVCamoAnnotations(LoadAnnotations):
         """
         path = results['seg_map_path']
         try:
-            raw = mmcv.imfrombytes(
-                fileio.get(path, backend_args=self.backend_args), flag='unchanged',
-                backend=self.imdecode_backend)
+            content = fileio.get(path, backend_args=self.backend_args)
         except FileNotFoundError as e:
             raise FileNotFoundError(f'Mask not found: {path}. Check data_root / data_prefix, '
                                     'or remove the sample from sample_info.json.') from e
-        except Exception as e:  # noqa: BLE001 - decoder errors vary by backend; we re-raise
-            raise ValueError(f'Cannot decode mask {path} ({type(e).__name__}: {e}); the file is '
-                             'corrupt: re-download it or remove the sample.') from e
-        if raw is None or raw.size == 0:
-            raise ValueError(f'Cannot decode mask {path}: corrupt or truncated file; '
-                             're-download it or remove the sample.')
-        gt = binarize_mask(raw)
+        try:
+            reading = read_mask(content)
+        except ValueError as e:
+            raise ValueError(f'Cannot decode mask {path} ({e}); the file is corrupt: re-download '
+                             'it or remove the sample.') from e
+        if reading.problem:
+            raise ValueError(f'Mask {path} is ambiguous: {reading.problem}.')
+        gt = reading.mask
         if results.get('label_map') is not None:
             gt_orig = gt.copy()
             for old_id, new_id in results['label_map'].items():
