@@ -5,15 +5,22 @@ The reusable part of ``tools/analysis/eval_predictions.py``:
 1. :func:`load_test_samples` reads the test split of a data set in the default layout
    (``ROOT/test/mask/<unique_id><mask ext>``, ``ROOT/jsonfile/{class_info,sample_info}.json``;
    spec section 1.3): the samples whose ``base_class`` is a class with split ``'test'``.
+   Two test samples with the same mask file name (a ``unique_id`` listed twice) are an error:
+   the official tool keeps the last one silently, which can score a perfect prediction as a
+   wrong class.
 2. :func:`match_predictions` parses prediction names with ``^\\[(.*?)\\](.*?)$`` into
-   (predicted class, mask file name) and looks the mask name up among the test samples. An unknown
-   name, a name that does not parse and two predictions for one mask are errors. Test samples
+   (predicted class, mask file name) and looks the mask name up among the test samples (a class
+   name holding ``]`` is split at the later ``]`` that gives a test sample, see
+   :func:`~.prediction_files.parse_prediction_name`). An unknown name, a name that does not parse
+   and two predictions for one mask are errors. Test samples
    without a prediction are an error too (:class:`MissingPredictionsError`) unless
    ``allow_missing=True``, in which case only the predicted images are averaged, which is what the
    official ``evaluate.py`` does silently. Files that are not images (``.json``, ``.csv``, ...) are
    skipped, so the folder written by ``OVCOSMetric(output_dir=...)`` can be evaluated as it is.
-3. :func:`evaluate_predictions` reads each prediction and GT as grayscale uint8 (GT binarised
-   ``> 0`` to {0, 255} as OVC's loader does) and computes the per-image measures with the code
+3. :func:`evaluate_predictions` reads each prediction as 8-bit grayscale and each GT as the
+   dataset does (``> 0`` to {0, 255}, as OVC's loader; files that this would read silently wrong,
+   such as 16-bit or alpha-only predictions, are errors naming the file, see
+   :mod:`.prediction_files`) and computes the per-image measures with the code
    ``OVCOSMetric`` uses, in parallel worker processes; images are averaged in file-name order.
 """
 import json
@@ -25,17 +32,17 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import cv2
 
-from .ovcos_measures import (OFFICIAL_KEYS, binarize_gt, compute_image_measures,
-                             wrong_class_measures)
+from .ovcos_measures import OFFICIAL_KEYS, compute_image_measures, wrong_class_measures
 from .ovcos_summary import Record, Summary, summarize
+from .prediction_files import (PredictionFileError, PredictionNameError, parse_prediction_name,
+                               read_gt_mask, read_prediction)
 
 #: OVC evaluate.py's pattern: ``[<pred class>]<mask file name>``.
 PRED_NAME_PATTERN = re.compile(r'^\[(.*?)\](.*?)$')
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
-
-
-class PredictionNameError(ValueError):
-    """A prediction file whose name does not parse, is unknown, or duplicates another."""
+__all__ = ['PredictionFileError', 'PredictionNameError', 'MissingPredictionsError', 'GTSample',
+           'PredictionTask', 'load_test_samples', 'match_predictions', 'evaluate_task',
+           'evaluate_tasks', 'evaluate_predictions', 'parallel_map', 'round_results']
 
 
 class MissingPredictionsError(RuntimeError):
@@ -61,10 +68,17 @@ class PredictionTask(NamedTuple):
 def _read_json_list(path: str, what: str) -> List[dict]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        data = json.load(f)
-    if not isinstance(data, list):
-        raise ValueError(f'{path}: {what} must be a JSON list of dicts, got {type(data).__name__}')
+    try:
+        with open(path, encoding='utf-8-sig') as f:  # -sig: a byte-order mark is dropped
+            data = json.load(f)
+    except UnicodeDecodeError as error:
+        raise ValueError(f'{path}: {what} is not UTF-8 text ({error}); save it as UTF-8') from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{path}: {what} is not valid JSON ({error})') from None
+    if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+        raise ValueError(f'{path}: {what} must be a JSON list of dicts, got '
+                         f'{type(data).__name__}' + (' with other items' if isinstance(data, list)
+                                                     else ''))
     return data
 
 
@@ -85,6 +99,10 @@ def load_test_samples(data_root: Optional[str] = None,
 
     Returns:
         dict[str, GTSample]: ``<unique_id><mask ext>`` -> sample.
+
+    Raises:
+        ValueError: Two test samples have the same mask file name (the dataset and
+            ``check_ovcamo.py`` report it too), or no sample is a test sample.
     """
     if data_root is None and None in (class_info, sample_info, mask_dir):
         raise ValueError('give data_root, or all of class_info, sample_info and mask_dir')
@@ -96,7 +114,7 @@ def load_test_samples(data_root: Optional[str] = None,
     test_classes = {c['name'] for c in classes if c.get('split') == 'test'}
     if not test_classes:
         raise ValueError(f'{class_info}: no class has split "test"')
-    samples = {}
+    samples, first_entry = {}, {}
     for index, sample in enumerate(_read_json_list(sample_info, 'sample_info.json')):
         try:
             base_class, unique_id, mask = sample['base_class'], sample['unique_id'], sample['mask']
@@ -105,6 +123,13 @@ def load_test_samples(data_root: Optional[str] = None,
         if base_class not in test_classes:
             continue
         name = unique_id + osp.splitext(mask)[1]
+        if name in samples:
+            raise ValueError(
+                f'{sample_info}: entries {first_entry[name]} ({samples[name].gt_class!r}) and '
+                f'{index} ({base_class!r}) are both the test sample {name!r}; a prediction could '
+                'only be scored against one of them. Remove the duplicate (the official '
+                'evaluate.py silently keeps the last one).')
+        first_entry[name] = index
         samples[name] = GTSample(name, base_class, osp.join(mask_dir, name))
     if not samples:
         raise ValueError(f'{sample_info}: no sample belongs to a test class of {class_info}')
@@ -130,11 +155,11 @@ def match_predictions(pred_dir: str, samples: Dict[str, GTSample]
         path = osp.join(pred_dir, file_name)
         if not osp.isfile(path) or not file_name.lower().endswith(IMAGE_EXTENSIONS):
             continue
-        match = PRED_NAME_PATTERN.match(file_name)
-        if match is None:
+        parsed = parse_prediction_name(file_name, samples)
+        if parsed is None:
             raise PredictionNameError(f'{path}: the name does not follow "[<class>]<mask file '
                                       f'name>"')
-        pred_class, name = match.groups()
+        pred_class, name = parsed
         if name not in samples:
             raise PredictionNameError(f'{path}: "{name}" is not the mask file name of any test '
                                       f'sample (looked up as <unique_id><mask ext> among '
@@ -149,13 +174,6 @@ def match_predictions(pred_dir: str, samples: Dict[str, GTSample]
     return tasks, missing
 
 
-def _read_gray(path: str, what: str):
-    array = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if array is None:
-        raise OSError(f'could not read the {what} {path}')
-    return array
-
-
 def evaluate_task(task: PredictionTask, class_agnostic: bool = False) -> Record:
     """Read one pair and compute its per-image measures (the code ``OVCOSMetric`` uses).
 
@@ -166,11 +184,12 @@ def evaluate_task(task: PredictionTask, class_agnostic: bool = False) -> Record:
     Returns:
         Record: ``dict(name, gt_class, pred_class, measures, agnostic)``.
     """
-    pred = _read_gray(task.pred_path, 'prediction')  # (H, W) uint8
-    gt = binarize_gt(_read_gray(task.mask_path, 'GT mask'))  # (H, W) uint8 {0, 255}
+    pred = read_prediction(task.pred_path)  # (H, W) uint8
+    gt = read_gt_mask(task.mask_path)  # (H, W) uint8 {0, 255}
     if pred.shape != gt.shape:
-        raise ValueError(f'{task.pred_path}: prediction size {pred.shape} differs from the GT '
-                         f'size {gt.shape} ({task.mask_path}); save predictions at the GT size')
+        raise PredictionFileError(f'{task.pred_path}: prediction size {pred.shape} differs from '
+                                  f'the GT size {gt.shape} ({task.mask_path}); save predictions '
+                                  'at the GT size')
     correct = task.pred_class == task.gt_class
     agnostic = compute_image_measures(pred, gt) if class_agnostic else None
     if not correct:

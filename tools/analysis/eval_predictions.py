@@ -9,7 +9,12 @@ Predictions must be grayscale images at the GT size named ``[<pred class>]<uniqu
 (what ``OVCOSMetric(output_dir=...)`` and the official tool write). Non-image files in the folder
 are ignored. A name that is not a test sample is an error. Test samples without a prediction are an
 error too, because a mean over a subset is not comparable; ``--allow-missing`` averages the
-predicted images only, which is what the official script does without saying so.
+predicted images only, which is what the official script does without saying so. A prediction
+that cannot be read, or that the official 8-bit grayscale reading would silently empty (16-bit,
+or drawn in an alpha channel), a JSON file that is not UTF-8 JSON, and a test ``unique_id``
+listed twice are errors that name the file. A class name holding ``]`` (as ``tools/test.py
+--out`` writes it) is read back by taking the ``]`` after which a test sample's mask name
+follows.
 
 The JSON file has the official keys ``sm, wfm, mae, adpfm, avgfm, maxfm, adpem, avgem, maxem,
 adpiou, avgiou, maxiou`` rounded to 3 decimals like OVC, and under ``full_precision`` the
@@ -23,8 +28,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_baclip.evaluation.folder_eval import (MissingPredictionsError, PredictionNameError,
-                                                 evaluate_predictions)
+from mmseg_baclip.evaluation.folder_eval import MissingPredictionsError, evaluate_predictions
 from mmseg_baclip.evaluation.ovcos_summary import (hard_subset_text, overall_tables,
                                                    per_class_table)
 
@@ -67,7 +71,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
             allow_missing=args.allow_missing,
             hard_classes=args.hard_classes,
             class_agnostic=args.class_agnostic)
-    except (PredictionNameError, MissingPredictionsError, FileNotFoundError) as error:
+    except (MissingPredictionsError, OSError, ValueError, KeyError) as error:
+        # names, unreadable or 16-bit/alpha predictions, bad JSON, duplicate samples: each
+        # message names the file
         sys.exit(f'error: {error}')
     summary = output['summary']
     if output['missing']:
