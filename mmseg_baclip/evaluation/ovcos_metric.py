@@ -54,12 +54,16 @@ class OVCOSMetric(BaseMetric):
             ranks classes by OVCoser's cIoU; pass that list to compare with it.
         class_agnostic (bool): Also report every metric with the class ignored (costs one full
             computation for wrongly classified images). Defaults to False.
-        output_dir (str, optional): If set, write each prediction as ``[<pred_class>]<mask file
-            name>`` (uint8 map at the GT size, as the official tool does) and, after evaluation,
-            ``ovcos_per_class.json`` / ``ovcos_per_class.csv``. Defaults to None.
+        output_dir (str, optional): If set, write each prediction into this folder as
+            ``[<pred_class>]<mask file name>`` (uint8 map at the GT size, as the official tool
+            does) and, after evaluation, the per-class results *beside* it as
+            ``<output_dir>_per_class.json`` / ``.csv``, so that the folder holds only the
+            predictions (as OVCamo's official ``evaluate.py`` requires). Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, for gathering results across ranks.
         prefix (str, optional): Prefix of the metric names.
         collect_dir (str, optional): Folder used to gather results when ``collect_device='cpu'``.
+        keep_results (bool): Accepted for mmseg's ``tools/test.py --out``, which sets it (as for
+            ``IoUMetric``); predictions written to ``output_dir`` are always kept.
     """
 
     def __init__(self,
@@ -68,7 +72,8 @@ class OVCOSMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 keep_results: bool = False) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if isinstance(hard_classes, str):
             raise TypeError(f'hard_classes must be a list of class names, got the string '
@@ -76,6 +81,7 @@ class OVCOSMetric(BaseMetric):
         self.hard_classes = list(hard_classes) if hard_classes is not None else None
         self.class_agnostic = class_agnostic
         self.output_dir = output_dir
+        self.keep_results = keep_results
         if output_dir is not None:
             os.makedirs(output_dir, exist_ok=True)
 
@@ -157,6 +163,6 @@ class OVCOSMetric(BaseMetric):
         print_log(hard_subset_text(summary), logger=logger)
         if self.output_dir is not None:
             paths = write_per_class(summary, self.output_dir)
-            print_log(f'predictions and per-class results written to {self.output_dir} '
-                      f'({", ".join(osp.basename(p) for p in paths)})', logger=logger)
+            print_log(f'predictions written to {self.output_dir}, per-class results to '
+                      f'{" and ".join(paths)}', logger=logger)
         return flatten_summary(summary)

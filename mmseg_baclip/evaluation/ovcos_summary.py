@@ -14,7 +14,7 @@ import csv
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from prettytable import PrettyTable
@@ -24,8 +24,10 @@ from .ovcos_measures import OFFICIAL_KEYS, PAPER_KEYS, aggregate_measures, paper
 Record = Dict[str, Any]
 Summary = Dict[str, Any]
 
-PER_CLASS_JSON = 'ovcos_per_class.json'
-PER_CLASS_CSV = 'ovcos_per_class.csv'
+# Suffixes of the per-class files written *beside* a prediction folder (never inside it: the
+# official evaluate.py reads every file of the folder as a "[class]<mask name>" prediction).
+PER_CLASS_JSON = '_per_class.json'
+PER_CLASS_CSV = '_per_class.csv'
 
 
 def _results(records: Sequence[Record], field: str = 'measures') -> Dict[str, float]:
@@ -183,22 +185,37 @@ def hard_subset_text(summary: Summary) -> str:
     return '\n'.join(lines)
 
 
-def write_per_class(summary: Summary, out_dir: str) -> List[str]:
-    """Write ``ovcos_per_class.json`` and ``ovcos_per_class.csv`` into ``out_dir``.
+def per_class_paths(pred_dir: str) -> Tuple[str, str]:
+    """Where the per-class files of a prediction folder go: beside it, named after it.
+
+    Args:
+        pred_dir (str): The prediction folder, e.g. ``work_dirs/test/preds``.
+
+    Returns:
+        tuple[str, str]: ``work_dirs/test/preds_per_class.json`` and ``..._per_class.csv``.
+    """
+    base = osp.abspath(pred_dir)  # also turns 'preds/' and '.' into a named folder
+    return base + PER_CLASS_JSON, base + PER_CLASS_CSV
+
+
+def write_per_class(summary: Summary, pred_dir: str) -> List[str]:
+    """Write the per-class JSON and CSV beside ``pred_dir`` (see :func:`per_class_paths`).
+
+    They are not written into the folder, so that it holds only ``[class]<mask name>.png``
+    files, which is what OVCamo's official ``evaluate.py`` requires.
 
     The JSON holds ``overall``, ``hard``, ``hard_classes``, ``agnostic`` and ``per_class``; the CSV
     holds one row per class (``class, num_images, acc``, paper metrics, official keys).
 
     Args:
         summary (Summary): Output of :func:`summarize`.
-        out_dir (str): Folder (created if needed).
+        pred_dir (str): The prediction folder (its parent is created if needed).
 
     Returns:
         list[str]: The two paths written.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    json_path = osp.join(out_dir, PER_CLASS_JSON)
-    csv_path = osp.join(out_dir, PER_CLASS_CSV)
+    json_path, csv_path = per_class_paths(pred_dir)
+    os.makedirs(osp.dirname(json_path), exist_ok=True)
     with open(json_path, 'w', encoding='utf-8') as f:
         json.dump({key: summary[key] for key in ('overall', 'num_images', 'hard', 'hard_classes',
                                                   'hard_num_images', 'agnostic', 'per_class')},

@@ -141,16 +141,15 @@ def test_output_files_and_folder_roundtrip(ovcos_ref, tmp_path):
     metric = METRICS.build(dict(type='OVCOSMetric', output_dir=str(out_dir)))
     results = _run(metric, samples)
     expected_names = {f'[{pred_class}]s{i}.png' for i, (_, _, pred_class, _) in enumerate(items)}
-    pngs = {name for name in os.listdir(out_dir) if name.endswith('.png')}
-    assert pngs == expected_names
+    assert set(os.listdir(out_dir)) == expected_names  # only predictions: official evaluate.py
     for index, (pred, gt, pred_class, _) in enumerate(items):
         written = cv2.imread(str(out_dir / f'[{pred_class}]s{index}.png'), cv2.IMREAD_UNCHANGED)
         assert written.shape == gt.shape
         np.testing.assert_array_equal(written, pred)
-    per_class = json.loads((out_dir / 'ovcos_per_class.json').read_text())
+    per_class = json.loads((tmp_path / 'preds_per_class.json').read_text())
     assert [row['class'] for row in per_class['per_class']] == classes
     assert per_class['per_class'][0]['num_images'] == 3
-    csv_lines = (out_dir / 'ovcos_per_class.csv').read_text().splitlines()
+    csv_lines = (tmp_path / 'preds_per_class.csv').read_text().splitlines()
     assert csv_lines[0].startswith('class,num_images,acc,cSm') and len(csv_lines) == 5
 
     folder = evaluate_predictions(str(out_dir), str(root), workers=1)

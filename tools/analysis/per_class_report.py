@@ -6,10 +6,11 @@
 
 A SOURCE is one of:
 
-* the ``--out`` folder of ``tools/test.py`` (its ``ovcos_per_class.json`` is read);
+* the ``--out`` folder of ``tools/test.py`` (the ``<folder>_per_class.json`` written beside
+  it is read);
 * a folder of ``[class]<mask name>.png`` predictions, scored with the official protocol against
   ``--data-root`` (e.g. OVCoser's released predictions);
-* an ``ovcos_per_class.json`` / ``ovcos_per_class.csv`` file, or any CSV with a ``class``
+* a ``<folder>_per_class.json`` / ``<folder>_per_class.csv`` file, or any CSV with a ``class``
   column, ``num_images`` and the paper metrics ``cSm, cFwb, cMAE, cFb, cEm, cIoU``.
 
 Hard subset (paper, "hard categories"): the lowest ``--hard-fraction`` (25%: 15 of 61) of the
@@ -32,7 +33,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmseg_baclip.evaluation.folder_eval import evaluate_predictions  # noqa: E402
 from mmseg_baclip.evaluation.ovcos_measures import PAPER_KEYS  # noqa: E402
-from mmseg_baclip.evaluation.ovcos_summary import PER_CLASS_JSON  # noqa: E402
+from mmseg_baclip.evaluation.ovcos_summary import per_class_paths  # noqa: E402
 
 METRICS = tuple(PAPER_KEYS) + ('acc', )
 LOWER_IS_BETTER = ('cMAE', )
@@ -65,7 +66,7 @@ def load_per_class(source: str, data_root: Optional[str] = None,
     Args:
         source (str): See the module docstring.
         data_root (str, optional): Data root to score a prediction folder against (used when
-            given, even if the folder holds ``ovcos_per_class.json``).
+            given, even if the folder has a ``<folder>_per_class.json`` beside it).
         workers (int, optional): Worker processes for scoring.
 
     Returns:
@@ -76,11 +77,11 @@ def load_per_class(source: str, data_root: Optional[str] = None,
             summary = evaluate_predictions(source, data_root, workers=workers)['summary']
             return _rows_from_list(summary['per_class'], source), (
                 f'{source} scored against {data_root}')
-        json_file = osp.join(source, PER_CLASS_JSON)
+        json_file = per_class_paths(source)[0]
         if not osp.isfile(json_file):
-            raise FileNotFoundError(f'{source} has no {PER_CLASS_JSON}: give --data-root to '
-                                    'score its predictions, or point at a test run\'s --out '
-                                    'folder')
+            raise FileNotFoundError(f'{source} has no per-class file beside it ({json_file}): '
+                                    'give --data-root to score its predictions, or point at a '
+                                    'test run\'s --out folder')
         source = json_file
     if not osp.isfile(source):
         raise FileNotFoundError(f'not found: {source}')
