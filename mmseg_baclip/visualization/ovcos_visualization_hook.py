@@ -25,8 +25,10 @@ class OVCOSVisualizationHook(SegVisualizationHook):
     image with the predicted region, the predicted class and its score, the GT class (label box
     green when it matches, red when not) and the GT outline. Pictures go through the runner's
     visualizer (``LocalVisBackend`` writes ``<save_dir>/vis_data/vis_image/<mode>_<name>_<step>
-    .png``; ``save_dir`` is the run's log folder unless ``visualizer.save_dir`` is set) or, with
-    ``out_dir``, straight into ``<out_dir>/<mode>/<name>.png`` (relative to the work dir).
+    .png``, the step being the training iteration in validation and 0 in testing, so that
+    testing needs no train split; ``save_dir`` is the run's log folder unless
+    ``visualizer.save_dir`` is set) or, with ``out_dir``, straight into
+    ``<out_dir>/<mode>/<name>.png`` (relative to the work dir).
 
     Use it with ``default_hooks = dict(visualization=dict(type='OVCOSVisualizationHook',
     draw=True, max_images=16))``.
@@ -67,6 +69,15 @@ class OVCOSVisualizationHook(SegVisualizationHook):
     def before_test_epoch(self, runner: Runner) -> None:
         """Start a new count of pictures."""
         self._count = 0
+
+    @staticmethod
+    def _step(runner: Runner, mode: str) -> int:
+        """The step of a picture: the training iteration in validation, 0 in testing.
+
+        In testing, ``runner.iter`` would build the train loop and with it the train dataset,
+        so ``tools/test.py --show-dir`` would need the train split on disk.
+        """
+        return runner.iter if mode == 'val' else 0
 
     def _read_image(self, img_path: str) -> np.ndarray:
         """The image as RGB uint8 (H, W, 3), whatever its stored format."""
@@ -129,5 +140,5 @@ class OVCOSVisualizationHook(SegVisualizationHook):
                 self._visualizer.show(overlay, win_name=f'{mode}_{stem}',
                                       wait_time=self.wait_time)
             else:
-                self._visualizer.add_image(f'{mode}_{stem}', overlay, step=runner.iter)
+                self._visualizer.add_image(f'{mode}_{stem}', overlay, step=self._step(runner, mode))
             self._count += 1

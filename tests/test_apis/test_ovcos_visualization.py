@@ -107,12 +107,27 @@ def test_hook_writes_at_most_max_images(tiny_assets, tmp_path, visualizer):
     hook.after_train_iter(runner, 0, {}, None)  # nothing drawn in training
 
 
+class _TestRunner:
+    """A runner in a test run: reading ``iter`` would build the train loop and dataset."""
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+
+    @property
+    def iter(self) -> int:
+        raise AssertionError('runner.iter read in testing: it builds the train dataset')
+
+
 def test_hook_goes_through_the_visualizer(tiny_assets, tmp_path, visualizer):
     hook = HOOKS.build(dict(type='OVCOSVisualizationHook', draw=True, max_images=1))
-    runner = SimpleNamespace(work_dir=str(tmp_path), iter=3)
-    hook.before_test_epoch(runner)
-    hook.after_test_iter(runner, 0, {}, _samples(tiny_assets, 2))
+    hook.before_test_epoch(_TestRunner(str(tmp_path)))
+    hook.after_test_iter(_TestRunner(str(tmp_path)), 0, {}, _samples(tiny_assets, 2))
     files = os.listdir(tmp_path / 'vis_data' / 'vis_image')
-    assert len(files) == 1 and files[0].startswith('test_') and files[0].endswith('_3.png')
+    assert len(files) == 1 and files[0].startswith('test_') and files[0].endswith('_0.png')
+    hook.before_val_epoch(SimpleNamespace(iter=3))
+    hook.after_val_iter(SimpleNamespace(work_dir=str(tmp_path), iter=3), 0, {},
+                        _samples(tiny_assets, 1))
+    files = [f for f in os.listdir(tmp_path / 'vis_data' / 'vis_image') if f.startswith('val_')]
+    assert len(files) == 1 and files[0].endswith('_3.png')  # the training iteration
     with pytest.raises(ValueError, match='max_images'):
         HOOKS.build(dict(type='OVCOSVisualizationHook', draw=True, max_images=-1))
