@@ -7,22 +7,33 @@
 Checkpoints (``--resume``, ``load_from``) are loaded with ``torch.load(weights_only=True)``
 whatever the torch version, and must fit the model (see mmseg_baclip.engine);
 ``--unsafe-load`` allows old pickled checkpoints from a trusted source.
+
+Checkpoints are written atomically (``AtomicCheckpointHook``: a full disk never leaves a partial
+file nor deletes the last complete one). ``--resume`` without a path continues from the newest
+*complete* checkpoint of the work dir, warning about every newer broken file it skips (empty or
+truncated); a work dir without any checkpoint is a loud warning (training starts from scratch),
+and one whose checkpoints are all broken is an error. ``--resume PATH`` checks that PATH is
+complete.
 Multi-GPU / multi-node: ``bash tools/dist_train.sh CONFIG GPUS`` (torchrun, ``--launcher
 pytorch``).
 """
 import argparse
+import logging
 import os
 import os.path as osp
 import sys
+import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_baclip  # noqa: E402,F401  (registers the plugin, mmcv-lite fallback)
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa: E402
-                                 setup_cpu_distributed)
+from mmseg_baclip.engine import (BrokenCheckpointError, add_required_hooks,  # noqa: E402
+                                 check_checkpoint_file, checkpoint_loading,
+                                 find_resume_checkpoint, setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -71,19 +82,63 @@ def build_cfg(args) -> Config:
             cfg.optim_wrapper.dtype = args.amp
             cfg.optim_wrapper.loss_scale = 'dynamic' if args.amp == 'float16' else 1.0
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = choose_resume_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
     elif args.resume is not None:
+        if '://' not in args.resume:
+            try:
+                check_checkpoint_file(args.resume)
+            except (FileNotFoundError, BrokenCheckpointError) as error:
+                raise SystemExit(f'error: --resume {args.resume}: {error}') from None
         cfg.resume = True
         cfg.load_from = args.resume
     return add_required_hooks(cfg)
 
 
+#: Warnings of the resume choice, repeated in the run's log once the Runner exists.
+_RESUME_WARNINGS = []
+
+
+def _loud(message: str) -> None:
+    warnings.warn(message, stacklevel=2)
+    _RESUME_WARNINGS.append(message)
+
+
+def choose_resume_checkpoint(work_dir: str):
+    """The checkpoint ``--resume`` (no path) continues from: the newest complete one.
+
+    Args:
+        work_dir (str): The run's work dir.
+
+    Returns:
+        str | None: The checkpoint, or None (with a loud warning) when the work dir has none.
+
+    Raises:
+        SystemExit: Checkpoints exist but none is complete.
+    """
+    choice = find_resume_checkpoint(work_dir)
+    broken = '\n'.join(f'  - {path}: {problem}' for path, problem in choice.skipped)
+    if choice.path is None and choice.skipped:
+        raise SystemExit(f'error: --resume: no complete checkpoint in {work_dir}:\n{broken}\n'
+                         'Delete these files to train from scratch, or give --resume PATH.')
+    if choice.path is None:
+        _loud(f'--resume: no checkpoint in {work_dir} (no last_checkpoint record, no '
+              'epoch_*.pth / iter_*.pth): TRAINING STARTS FROM SCRATCH. Check --work-dir if '
+              'you meant to continue a run.')
+    elif choice.skipped:
+        _loud(f'--resume: skipped {len(choice.skipped)} broken checkpoint(s) newer than the '
+              f'newest complete one:\n{broken}\nResuming from {choice.path}.')
+    return choice.path
+
+
 def main(argv=None) -> Runner:
     args = parse_args(argv)
+    _RESUME_WARNINGS.clear()
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
     runner = Runner.from_cfg(cfg)
+    for message in _RESUME_WARNINGS:
+        print_log(message, logger=runner.logger, level=logging.WARNING)
     with checkpoint_loading(unsafe=args.unsafe_load):
         runner.train()
     return runner

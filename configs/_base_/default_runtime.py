@@ -18,7 +18,10 @@ resume = False
 #   not fit the model (mmengine would load it partially and only log).
 # - RNGStateHook: checkpoints hold the RNG states, so --resume continues exactly.
 # - NonFiniteLossHook: a NaN/Inf loss stops training with the iteration in the message.
-# tools/train.py and tools/test.py add the first two when a config leaves them out.
+# tools/train.py and tools/test.py add the first two when a config leaves them out, and replace
+# default_hooks.checkpoint's CheckpointHook by AtomicCheckpointHook (same arguments): each
+# checkpoint is written to a temporary file and renamed, and outdated ones are deleted only
+# after that, so a full disk never loses the last complete checkpoint.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='StrictCheckpointHook'),

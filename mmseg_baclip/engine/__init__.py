@@ -1,10 +1,17 @@
+from .checkpoint_files import (BrokenCheckpointError, check_checkpoint_file,
+                               checkpoint_file_problem, find_resume_checkpoint)
 from .checkpoint_loading import UnsafeCheckpointError, checkpoint_loading, load_checkpoint_file
-from .hooks import (CheckpointMismatchError, NonFiniteLossError, NonFiniteLossHook, RNGStateHook,
-                    StrictCheckpointHook, WeightsOnlyCheckpointHook)
+from .finite_weights import NonFiniteWeightsError, check_finite_weights, non_finite_tensors
+from .hooks import (AtomicCheckpointHook, CheckpointMismatchError, CheckpointSaveError,
+                    NonFiniteLossError, NonFiniteLossHook, RNGStateHook, StrictCheckpointHook,
+                    WeightsOnlyCheckpointHook)
 from .optim_constructor import TrainableOnlyOptimWrapperConstructor
 from .runtime import REQUIRED_HOOKS, add_required_hooks, setup_cpu_distributed
 
 __all__ = [
+    'AtomicCheckpointHook', 'BrokenCheckpointError', 'CheckpointSaveError',
+    'NonFiniteWeightsError', 'check_checkpoint_file', 'check_finite_weights',
+    'checkpoint_file_problem', 'find_resume_checkpoint', 'non_finite_tensors',
     'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'REQUIRED_HOOKS',
     'RNGStateHook', 'StrictCheckpointHook', 'TrainableOnlyOptimWrapperConstructor',
     'UnsafeCheckpointError', 'WeightsOnlyCheckpointHook', 'add_required_hooks',

@@ -5,11 +5,19 @@ from mmengine.config import Config
 REQUIRED_HOOKS = ('WeightsOnlyCheckpointHook', 'StrictCheckpointHook')
 
 
-def add_required_hooks(cfg: Config) -> Config:
-    """Append the :data:`REQUIRED_HOOKS` missing from ``cfg.custom_hooks`` (in place).
+# mmengine's checkpoint hook, and the subclass that replaces it (failed saves lose nothing).
+PLAIN_CHECKPOINT_HOOK, ATOMIC_CHECKPOINT_HOOK = 'CheckpointHook', 'AtomicCheckpointHook'
 
-    A config that lists one of them (e.g. ``StrictCheckpointHook`` with ``ignore_keys``) keeps
-    its own settings.
+
+def add_required_hooks(cfg: Config) -> Config:
+    """Append the :data:`REQUIRED_HOOKS` missing from ``cfg.custom_hooks`` and make the
+    checkpoint hook an ``AtomicCheckpointHook`` (in place).
+
+    A config that lists one of the required hooks (e.g. ``StrictCheckpointHook`` with
+    ``ignore_keys``) keeps its own settings. ``default_hooks.checkpoint`` of type
+    ``CheckpointHook`` becomes ``AtomicCheckpointHook`` with the same arguments; a config without
+    one gets ``AtomicCheckpointHook(interval=1)``, mmengine's default. A checkpoint hook of
+    another type, or ``None`` (no checkpoints), is left alone.
 
     Args:
         cfg (Config): The config given to the Runner.
@@ -23,6 +31,15 @@ def add_required_hooks(cfg: Config) -> Config:
         if name not in present:
             hooks.append(dict(type=name))
     cfg.custom_hooks = hooks
+    default_hooks = cfg.get('default_hooks', None)
+    if default_hooks is None:
+        cfg.default_hooks = dict(checkpoint=dict(type=ATOMIC_CHECKPOINT_HOOK, interval=1))
+    elif 'checkpoint' not in default_hooks:
+        default_hooks['checkpoint'] = dict(type=ATOMIC_CHECKPOINT_HOOK, interval=1)
+    elif (isinstance(default_hooks['checkpoint'], dict)
+          and default_hooks['checkpoint'].get('type') in (PLAIN_CHECKPOINT_HOOK,
+                                                          f'mmengine.{PLAIN_CHECKPOINT_HOOK}')):
+        default_hooks['checkpoint']['type'] = ATOMIC_CHECKPOINT_HOOK
     return cfg
 
 

@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook, CheckpointSaveError
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .rank_zero_logger_hook import RankZeroLoggerHook
 from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
@@ -7,7 +8,8 @@ from .weights_only_checkpoint_hook import (WeightsOnlyCheckpointHook, from_weigh
                                            to_weights_only)
 
 __all__ = [
-    'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'RNGStateHook', 'RankZeroLoggerHook',
+    'AtomicCheckpointHook', 'CheckpointSaveError', 'CheckpointMismatchError',
+    'NonFiniteLossError', 'NonFiniteLossHook', 'RNGStateHook', 'RankZeroLoggerHook',
     'StrictCheckpointHook', 'WeightsOnlyCheckpointHook', 'compare_state_dicts',
     'from_weights_only', 'get_rng_state', 'set_rng_state', 'to_weights_only'
 ]
