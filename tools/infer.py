@@ -12,7 +12,9 @@ Writes, per image, ``DIR/masks/<name>.png`` (0/255) and ``DIR/overlays/<name>.pn
 region, contour, class and score), and ``DIR/results.json``: the vocabulary and, per image, the
 predicted class, its score and the top-5 classes with their probabilities. An image that
 cannot be read is reported (and listed under ``failed`` in results.json) while the others
-run; the exit status is then 1.
+run; the exit status is then 1. A checkpoint that is empty, truncated or holds NaN/Inf weights
+is refused (naming the file or the tensors), and results.json is strict JSON: a non-finite
+score stops the tool naming the entry instead of writing ``NaN``.
 """
 import argparse
 import json
@@ -20,7 +22,8 @@ import os
 import os.path as osp
 import sys
 import warnings
-from typing import List, Optional
+import math
+from typing import Any, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -76,6 +79,17 @@ def collect_images(paths: List[str]) -> List[str]:
     return images
 
 
+def non_finite_entries(obj: Any, where: str = 'results') -> List[str]:
+    """Where a JSON-bound value holds NaN or Inf: ``['results.images[0].score', ...]``."""
+    if isinstance(obj, float):
+        return [] if math.isfinite(obj) else [f'{where} = {obj}']
+    if isinstance(obj, dict):
+        return [e for k, v in obj.items() for e in non_finite_entries(v, f'{where}.{k}')]
+    if isinstance(obj, (list, tuple)):
+        return [e for i, v in enumerate(obj) for e in non_finite_entries(v, f'{where}[{i}]')]
+    return []
+
+
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the tool; returns what it wrote to ``results.json``."""
     args = parse_args(argv)
@@ -117,9 +131,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
         } for r in results],
         'failed': inferencer.failed,
     }
+    bad = non_finite_entries(summary)
+    if bad:
+        raise SystemExit(f'error: the model produced non-finite values ({", ".join(bad[:5])}'
+                         f'{", ..." if len(bad) > 5 else ""}); results.json was not written. '
+                         'Check the checkpoint and the inputs.')
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'results.json'), 'w', encoding='utf-8') as f:
-        json.dump(summary, f, indent=2)
+        json.dump(summary, f, indent=2, allow_nan=False)
     for r in results:
         print(f'{r["name"]}: {r["class"]} ({r["score"]:.3f})')
     print(f'{len(results)} image(s) -> {args.out} (masks/, overlays/, results.json)')

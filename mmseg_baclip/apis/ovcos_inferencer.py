@@ -20,7 +20,8 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType
 from rich.progress import track
 
-from ..engine import CheckpointMismatchError, load_checkpoint_file
+from ..engine import (CheckpointMismatchError, check_checkpoint_file, check_finite_weights,
+                      load_checkpoint_file)
 from ..engine.hooks.strict_checkpoint_hook import compare_state_dicts, describe_mismatch
 from ..visualization.overlay import draw_ovcos_overlay, save_rgb
 from .inference_loader import InputsType, OVCOSInferenceLoader
@@ -55,7 +56,8 @@ class OVCOSInferencer(BaseInferencer):
         model (str | dict | Config): A config file or a config (``model`` and
             ``test_dataloader`` are used).
         weights (str, optional): A checkpoint written by this project (loaded with
-            ``torch.load(weights_only=True)``; every key must match the model). None builds the
+            ``torch.load(weights_only=True)``; every key must match the model; an empty or
+            truncated file and NaN/Inf weights are refused, naming the file or the tensors). None builds the
             model and calls ``init_weights()``: CLIP and SAM are read from the local files the
             config names, the new layers are untrained.
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``... None picks what mmengine's
@@ -107,18 +109,22 @@ class OVCOSInferencer(BaseInferencer):
             cfg (Config, optional): The config (unused).
 
         Raises:
+            BrokenCheckpointError: The file is empty, truncated or corrupt.
             UnsafeCheckpointError: The file needs more than ``torch.load(weights_only=True)``.
             CheckpointMismatchError: The file does not fit the model of the config.
+            NonFiniteWeightsError: Weights hold NaN or Inf (the tensors are named).
         """
         if checkpoint is None:
             model.init_weights()
             return
+        check_checkpoint_file(checkpoint)
         state = load_checkpoint_file(checkpoint, map_location='cpu')
         state = state.get('state_dict', state) if isinstance(state, dict) else None
         if not isinstance(state, dict):
             raise CheckpointMismatchError(f'{checkpoint} is not a model checkpoint (no '
                                           '"state_dict" and not a state dict)')
         state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        check_finite_weights(state, checkpoint)
         problems = compare_state_dicts(model.state_dict(), state)
         if any(problems.values()):
             raise CheckpointMismatchError(

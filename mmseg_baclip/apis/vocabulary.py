@@ -17,20 +17,24 @@ def read_vocabulary_file(path: str) -> Tuple[str, ...]:
     """Read a vocabulary file: one class name a line, blank lines ignored, spaces trimmed.
 
     Args:
-        path (str): A UTF-8 text file.
+        path (str): A UTF-8 text file; a byte-order mark (as Windows editors write) is dropped.
 
     Returns:
         tuple[str, ...]: The names, in file order.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ValueError: The file holds no name, or a name twice.
+        ValueError: The file is not UTF-8 text, holds no name, or a name twice.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'vocabulary file not found: {path} (one class name a line; '
                                 'to give the names themselves pass a list)')
-    with open(path, encoding='utf-8') as f:
-        names = [line.strip() for line in f]
+    try:
+        with open(path, encoding='utf-8-sig') as f:
+            names = [line.strip() for line in f]
+    except UnicodeDecodeError as error:
+        raise ValueError(f'the vocabulary file {path} is not UTF-8 text ({error}); save it as '
+                         'UTF-8') from None
     names = [name for name in names if name]
     if not names:
         raise ValueError(f'the vocabulary file {path} is empty: write one class name a line')

@@ -94,3 +94,25 @@ def test_missing_checkpoint_names_the_file(infer_tool, tiny_assets, tmp_path):
     args[args.index('--checkpoint') + 1] = str(tmp_path / 'gone.pth')
     with pytest.raises(SystemExit, match='gone.pth'):
         infer_tool.main(args)
+
+
+def test_nan_weights_stop_the_tool_before_results_json(infer_tool, tiny_assets, tmp_path):
+    """Issue 14.5: NaN weights wrote a bare NaN (invalid JSON) into results.json."""
+    import torch
+    checkpoint = torch.load(tiny_assets.checkpoint, map_location='cpu', weights_only=True)
+    key = next(k for k in checkpoint['state_dict'] if k.startswith('neck'))
+    checkpoint['state_dict'][key] = torch.full_like(checkpoint['state_dict'][key], float('nan'))
+    nan_path = str(tmp_path / 'nan.pth')
+    torch.save(checkpoint, nan_path)
+    out = tmp_path / 'out'
+    args = _args(tiny_assets, out, '--vocab', 'owl,moth')
+    args[args.index('--checkpoint') + 1] = nan_path
+    with pytest.raises(SystemExit) as err:
+        infer_tool.main(args)
+    assert str(err.value).startswith('error: ') and key in str(err.value)
+    assert not (out / 'results.json').exists()
+
+
+def test_non_finite_results_are_named_not_written(infer_tool):
+    summary = {'images': [{'score': 0.5, 'top5': [{'score': float('nan')}]}]}
+    assert infer_tool.non_finite_entries(summary) == ['results.images[0].top5[0].score = nan']

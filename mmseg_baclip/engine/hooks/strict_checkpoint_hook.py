@@ -7,6 +7,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from ..finite_weights import check_finite_weights
+
 _SHOW = 5  # how many keys of each kind the error names
 
 
@@ -66,7 +68,10 @@ class StrictCheckpointHook(Hook):
     half of its weights random. This hook compares the checkpoint's state dict with the model's
     right after the file is read, before anything is copied into the model, and raises
     :class:`CheckpointMismatchError` naming the first mismatched keys (shape mismatches, keys
-    missing from the checkpoint, unexpected keys).
+    missing from the checkpoint, unexpected keys). A checkpoint with NaN or Inf weights is
+    refused too (:class:`~mmseg_baclip.engine.finite_weights.NonFiniteWeightsError`, naming the
+    tensors), whatever ``strict`` and ``ignore_keys`` say: tested, it would give all-zero
+    metrics and exit status 0.
 
     Args:
         strict (bool): Raise on a mismatch; False only logs a warning (mmengine's behaviour,
@@ -88,6 +93,8 @@ class StrictCheckpointHook(Hook):
                 f'The loaded checkpoint is a {type(checkpoint).__name__}, not a dict with a '
                 '"state_dict" (or a bare state dict): not a model checkpoint.')
         state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}  # as mmengine does
+        cfg = getattr(runner, 'cfg', None)
+        check_finite_weights(state, cfg.get('load_from') if cfg else None)
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         problems = compare_state_dicts(model.state_dict(), state, self.ignore_keys)
         if not any(problems.values()):
