@@ -158,3 +158,25 @@ def test_disk_full_on_a_small_filesystem_keeps_the_last_checkpoint(data_root, tm
     assert out['record'].endswith('epoch_1.pth')
     assert out.get('resumed_epoch') == 2, out
     assert out['final'] == {'epoch_2.pth': None}, out
+
+
+def test_failed_best_checkpoint_keeps_the_previous_best(data_root, tmp_path, monkeypatch):
+    """mmengine deletes the previous best file before it writes the new one."""
+    monkeypatch.setitem(CheckpointHook.rule_map, 'greater', lambda x, y: True)  # always better
+    cfg = tiny_cfg(data_root, str(tmp_path / 'w'), loop='epoch', max_epochs=2, interval=1,
+                   val=True)
+    cfg.default_hooks.checkpoint.update(save_best='cIoU', rule='greater')
+    real_put = LocalBackend.put
+
+    def disk_full(self, obj, filepath):
+        if 'best_cIoU_epoch_2' in str(filepath):
+            real_put(self, obj[:len(obj) // 2], filepath)
+            raise OSError(errno.ENOSPC, 'No space left on device', str(filepath))
+        return real_put(self, obj, filepath)
+
+    monkeypatch.setattr(LocalBackend, 'put', disk_full)
+    with pytest.raises(OSError, match='No space left on device'):
+        train(cfg, str(tmp_path / 'c.py'), name='best_full')
+    best = sorted(f for f in os.listdir(tmp_path / 'w') if f.startswith('best_'))
+    assert best == ['best_cIoU_epoch_1.pth']
+    assert problem_of(str(tmp_path / 'w' / best[0])) is None

@@ -143,7 +143,10 @@ class AtomicCheckpointHook(CheckpointHook):
         except OSError as error:
             if isinstance(error, CheckpointSaveError):
                 raise
-            raise self._save_error(str(getattr(self, 'best_ckpt_path', '')), error,
+            partial = str(getattr(self, 'best_ckpt_path', None) or '')
+            if is_main_process() and partial and osp.isfile(partial):
+                os.remove(partial)  # the new best file, cut short; the previous one is kept
+            raise self._save_error(partial, error,
                                    runner.message_hub.get_info('last_ckpt')) from error
         finally:
             self.file_backend = backend
