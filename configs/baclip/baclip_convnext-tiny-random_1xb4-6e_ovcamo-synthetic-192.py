@@ -34,7 +34,9 @@ train_pipeline = [
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadOVCamoImage'),
+    # mmcv's loader, which decodes like LoadOVCamoImage (cv2, 3-channel uint8 BGR), under the
+    # name that mmseg's MMSegInferencer looks for.
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='LoadOVCamoAnnotations', size_mismatch='resize_image'),
     dict(type='PackSegInputs', meta_keys=meta_keys),

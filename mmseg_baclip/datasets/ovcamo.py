@@ -5,8 +5,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.fileio import join_path
 from mmengine.utils import is_abs
+from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmseg.datasets import BaseSegDataset
-from mmseg.registry import DATASETS
+from mmseg.datasets.transforms import LoadAnnotations
+from mmseg.registry import DATASETS, TRANSFORMS
 
 from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 from .ovcamo_files import check_samples, describe_sample
@@ -36,6 +38,9 @@ class OVCamoDataset(BaseSegDataset):
     Masks are loaded and binarised (``> 0`` -> 1) by ``LoadOVCamoAnnotations``, as OVCoser
     reads them; masks whose format makes that reading ambiguous (see
     :mod:`~mmseg_baclip.datasets.ovcamo_masks` and README "Mask formats") are bad samples.
+    A pipeline with mmseg's own ``LoadAnnotations`` is refused with an error that says so: it
+    would read the object pixels (stored as 255) as mmseg's ignore index, and a model would
+    silently learn and score no object.
 
     Bad samples (image or mask missing, unreadable or truncated; an ambiguous mask; image and
     mask EXIF orientations that do not line up; a class not in ``class_info.json``; a
@@ -87,6 +92,7 @@ class OVCamoDataset(BaseSegDataset):
             raise ValueError(f'OVCamoDataset split must be one of {SPLITS}, got {split!r}')
         if on_bad_sample not in ('error', 'skip'):
             raise ValueError(f"on_bad_sample must be 'error' or 'skip', got {on_bad_sample!r}")
+        self._refuse_stock_mask_loader(pipeline, split)
         self.split = split
         self.on_bad_sample = on_bad_sample
         self.verify_files = normalize_verify_mode(verify_files)
@@ -109,6 +115,25 @@ class OVCamoDataset(BaseSegDataset):
             **kwargs)
         # Set after loading: mmengine would parse a string metainfo value as a file name.
         self._metainfo['split'] = split
+
+    @staticmethod
+    def _refuse_stock_mask_loader(pipeline: Sequence[Union[dict, Callable]], split: str) -> None:
+        """Raise if the pipeline loads masks with mmseg's (or mmcv's) own LoadAnnotations."""
+        for index, step in enumerate(pipeline):
+            kind = step.get('type') if isinstance(step, dict) else step
+            if isinstance(kind, str):
+                kind = TRANSFORMS.get(kind)
+            if not isinstance(kind, type):
+                kind = type(kind)
+            if kind in (LoadAnnotations, MMCVLoadAnnotations):
+                raise ValueError(
+                    f'OVCamoDataset(split={split!r}): pipeline step {index} is '
+                    f'{kind.__module__}.LoadAnnotations, which reads the object pixels of an '
+                    'OVCamo mask (255) as the ignore index 255, so no object would be learned or '
+                    "scored. Use dict(type='LoadOVCamoAnnotations') instead: it reads masks as "
+                    "OVCoser does (grayscale > 0 is the object, label 1); in a test pipeline put "
+                    "it after Resize with size_mismatch='resize_image', as "
+                    'configs/_base_/datasets/ovcamo.py does.')
 
     @staticmethod
     def _join_root(data_root: Optional[str], path: str) -> str:

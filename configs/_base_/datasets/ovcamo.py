@@ -35,7 +35,9 @@ train_pipeline = [
 # Test: the image is resized to 384x384; the mask is loaded after Resize so it stays at its
 # original size, where the class-aware metrics are computed.
 test_pipeline = [
-    dict(type='LoadOVCamoImage'),
+    # mmcv's loader, which decodes like LoadOVCamoImage (cv2, 3-channel uint8 BGR), under the
+    # name that mmseg's MMSegInferencer looks for.
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     # After Resize, 'resize_image' makes the mask size the original size, so a prediction is
     # scored at the size of its ground truth even if the image has another size.

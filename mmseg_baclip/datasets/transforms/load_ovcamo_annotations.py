@@ -39,6 +39,9 @@ class LoadOVCamoAnnotations(LoadAnnotations):
     ``Resize`` in testing (so the GT stays at the original size for the metric).
 
     Required keys: ``seg_map_path``, ``seg_fields``; optional ``ori_shape``, ``label_map``.
+    Without ``seg_map_path`` (an image with no ground truth, as mmseg's ``inference_model`` and
+    ``MMSegInferencer`` feed the test pipeline: they drop only mmseg's own ``LoadAnnotations``)
+    the results pass through unchanged.
     Added keys: ``gt_seg_map`` ``(H, W)`` uint8 in {0, 1}; ``'gt_seg_map'`` in ``seg_fields``.
     Modified keys (``resize_image`` only): ``img``, ``img_shape``, ``ori_shape``,
     ``scale_factor``.
@@ -69,6 +72,8 @@ class LoadOVCamoAnnotations(LoadAnnotations):
         Args:
             results (dict): The pipeline dict; ``gt_seg_map`` is added to it.
         """
+        if results.get('seg_map_path') is None:
+            return  # no ground truth: inference on a plain image
         path = results['seg_map_path']
         try:
             content = fileio.get(path, backend_args=self.backend_args)

@@ -3,6 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
@@ -10,6 +11,16 @@ from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
 
 from ..text_encoders.openclip_text_encoder import check_vocabulary
+
+#: Key of the training vocabulary in the segmentor's entry of ``state_dict._metadata``.
+VOCABULARY_METADATA_KEY = 'train_vocabulary'
+
+
+def _save_train_vocabulary(module: 'BaCLIP', state_dict: dict, prefix: str,
+                           local_metadata: dict) -> None:
+    """State-dict post-hook: keep the training vocabulary in the checkpoint's metadata."""
+    if module.train_vocabulary is not None:
+        local_metadata[VOCABULARY_METADATA_KEY] = tuple(module.train_vocabulary)
 
 
 @MODELS.register_module()
@@ -28,7 +39,13 @@ class BaCLIP(BaseSegmentor):
     The vocabulary comes from, in this order: :meth:`set_vocabulary` / the ``vocabulary``
     argument, else the ``vocabulary`` in the samples' metainfo (the dataset puts its split's
     class names there, so training uses the 14 training classes and testing the 61 test
-    classes).
+    classes), else :attr:`train_vocabulary`, the vocabulary the loaded checkpoint was trained
+    with (for images without metainfo, e.g. mmseg's ``inference_model`` and
+    ``MMSegInferencer``). ``train_vocabulary`` is recorded by :meth:`loss`, stored in the
+    checkpoint with the weights (in the state dict's metadata, as torch keeps module versions,
+    so no weight key changes) and restored when a checkpoint is loaded; assigning
+    ``model.dataset_meta`` with a ``vocabulary`` (what mmseg's ``init_model`` does with the
+    checkpoint's ``meta['dataset_meta']``) sets it too.
 
     ``predict`` fills, per image: ``seg_logits`` (1 x H x W mask logits at the original size),
     ``input_seg_logits`` (1 x h x w at the network input size, for the official evaluation
@@ -45,6 +62,12 @@ class BaCLIP(BaseSegmentor):
         feature_index (int): Backbone level used when ``align_neck`` is None. Default: 2.
         vocabulary (Sequence[str], optional): Fixed vocabulary overriding the dataset's.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` with the CLIP mean/std.
+        train_cfg (dict, optional): Unused (mmseg's segmentor interface).
+        test_cfg (dict, optional): Unused (mmseg's segmentor interface).
+        pretrained (str, optional): Must be None (mmseg's ``init_model`` passes None). The CLIP
+            weights are set by ``backbone.checkpoint`` / ``text_encoder.checkpoint``, SAM's by
+            ``decode_head.checkpoint``.
+        init_cfg (dict, optional): mmengine initialisation config.
     """
 
     def __init__(self,
@@ -58,7 +81,13 @@ class BaCLIP(BaseSegmentor):
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: OptConfigType = None):
+        if pretrained is not None:
+            raise ValueError(f'BaCLIP(pretrained={pretrained!r}) is not supported: set the CLIP '
+                             'weights with model.backbone.checkpoint and '
+                             'model.text_encoder.checkpoint, and SAM\'s with '
+                             'model.decode_head.checkpoint.')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.text_encoder = MODELS.build(text_encoder)
@@ -79,8 +108,31 @@ class BaCLIP(BaseSegmentor):
         self.out_channels = 1
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        self.train_vocabulary: Optional[Tuple[str, ...]] = None
+        self._dataset_meta: Optional[dict] = None
+        self._told_train_vocabulary = False
+        self.register_state_dict_post_hook(_save_train_vocabulary)
 
     # ----------------------------------------------------------------------------- vocabulary
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """dict | None: What was assigned (mmseg's APIs assign the checkpoint's dataset meta)."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: Optional[dict]) -> None:
+        self._dataset_meta = meta
+        if meta and meta.get('vocabulary'):
+            self.train_vocabulary = check_vocabulary(meta['vocabulary'])
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict,
+                              *args, **kwargs) -> None:
+        """Restore :attr:`train_vocabulary` from the checkpoint's metadata, then the weights."""
+        vocabulary = local_metadata.get(VOCABULARY_METADATA_KEY)
+        if vocabulary:
+            self.train_vocabulary = check_vocabulary(vocabulary)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
+
     def set_vocabulary(self, vocabulary: Optional[Sequence[str]]) -> None:
         """Fix the vocabulary used by every later call (None: back to the dataset's)."""
         self.vocabulary = check_vocabulary(vocabulary) if vocabulary is not None else None
@@ -95,11 +147,21 @@ class BaCLIP(BaseSegmentor):
             raise ValueError(f'The samples of one batch carry different vocabularies ({summary}); '
                              'use one dataset split per batch or model.set_vocabulary([...]).')
         vocab = vocabs.pop() if vocabs else ()
-        if not vocab:
-            raise ValueError('BaCLIP has no vocabulary: use a dataset that puts "vocabulary" in '
-                             'the sample metainfo (OVCamoDataset with PackSegInputs meta_keys '
-                             'including "vocabulary"), or call model.set_vocabulary([...]).')
-        return check_vocabulary(vocab)
+        if vocab:
+            return check_vocabulary(vocab)
+        if self.train_vocabulary is not None:
+            if not self._told_train_vocabulary:
+                self._told_train_vocabulary = True
+                print_log(f'BaCLIP: the samples carry no vocabulary, so the one the checkpoint '
+                          f'was trained with is used ({len(self.train_vocabulary)} names '
+                          f'starting {list(self.train_vocabulary[:3])}); call '
+                          'model.set_vocabulary([...]) for another.', logger='current')
+            return self.train_vocabulary
+        raise ValueError('BaCLIP has no vocabulary: use a dataset that puts "vocabulary" in '
+                         'the sample metainfo (OVCamoDataset with PackSegInputs meta_keys '
+                         'including "vocabulary"), load a checkpoint trained by mmseg_baclip '
+                         '(it keeps its training vocabulary), set model.vocabulary in the '
+                         'config, or call model.set_vocabulary([...]).')
 
     # ----------------------------------------------------------------------------- forward parts
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
@@ -174,6 +236,7 @@ class BaCLIP(BaseSegmentor):
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         """Segmentation losses (weighted BCE + Dice by default), float32."""
         vocabulary = self.resolve_vocabulary([s.metainfo for s in data_samples])
+        self.train_vocabulary = vocabulary  # saved with the checkpoint, for inference
         _, _, mask_logits = self.decode(inputs, vocabulary)
         return self.decode_head.loss_by_feat(mask_logits, data_samples)
 
