@@ -35,6 +35,7 @@ setup(
     extras_require={
         'tests': ['pytest>=7'],
         'reuse': ['mmpretrain>=1.2.0', 'torchvision'],
+        'web': ['gradio>=6.0,<7'],
     },
     entry_points={
         'console_scripts': ['baclip-collect-env=mmseg_baclip.utils.collect_env:main'],
