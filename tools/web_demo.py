@@ -148,16 +148,16 @@ def main(argv: Optional[List[str]] = None) -> None:
                        prevent_thread_lock=True, show_error=True, quiet=True,
                        max_file_size=MAX_FILE_SIZE, allowed_paths=allowed, ssr_mode=False,
                        enable_monitoring=False, pwa=False, mcp_server=False)
-            print(f'BaCLIP web demo on http://{args.host}:{args.port} ({len(test_images)} test '
-                  'images in the picker). Ctrl+C stops it.', flush=True)
             if is_loopback(args.host):
-                print(f'Only this machine can open it. From another one: ssh -L {args.port}:'
-                      f'127.0.0.1:{args.port} USER@THIS_HOST, then open '
-                      f'http://127.0.0.1:{args.port} there.', flush=True)
+                print(f'Bound to {args.host}: only this machine can open the page. From '
+                      f'another one: ssh -L {args.port}:127.0.0.1:{args.port} USER@THIS_HOST, '
+                      f'then open http://127.0.0.1:{args.port} there.', flush=True)
             else:
                 print(f'WARNING: bound to {args.host}: anyone who can reach this machine can '
                       'use the model and upload files, with no login. Prefer the default '
                       '127.0.0.1 and an SSH tunnel.', flush=True)
+            print(f'BaCLIP web demo on http://{args.host}:{args.port} ({len(test_images)} test '
+                  'images in the picker). Ctrl+C stops it.', flush=True)
             try:
                 app.block_thread()
             finally:
