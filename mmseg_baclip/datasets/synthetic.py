@@ -21,14 +21,13 @@ import json
 import os
 import os.path as osp
 import zlib
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
 from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-
-PATTERN_KINDS = ('stripes', 'streaks', 'blobs')
+from .synthetic_appearance import PATTERN_KINDS, ClassAppearance, class_appearance
 _SPLIT_CODES = {'train': 1, 'test': 2}
 
 
@@ -92,17 +91,23 @@ def _pattern(rng: np.random.Generator, shape: Tuple[int, int], kind: str, angle:
     return 1.0 / (1.0 + np.exp(-sharp * noise))
 
 
-def _palette(rng: np.random.Generator) -> np.ndarray:
-    """Two earthy colours (dark, light) as a ``(2, 3)`` float32 BGR array in [0, 255]."""
-    hue = rng.uniform(8, 75)  # OpenCV hue (0-180): browns, ochres, olive and greens
-    sat = rng.uniform(40, 150)
-    val_dark, val_light = rng.uniform(45, 110), rng.uniform(130, 215)
-    hsv = np.array([[[hue, sat, val_dark], [hue + rng.uniform(-8, 8), sat * rng.uniform(0.7, 1.1),
-                                            val_light]]], np.float32)
-    hsv[..., 0] = np.clip(hsv[..., 0], 0, 179)
-    hsv[..., 1] = np.clip(hsv[..., 1], 0, 255)
-    bgr = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+def _colours(hue: float, saturation: float, value_dark: float,
+             value_light: float) -> np.ndarray:
+    """Two colours (dark, light) of one hue as a ``(2, 3)`` float32 BGR array in [0, 255]."""
+    hsv = np.array([[[hue % 180.0, saturation, value_dark],
+                     [hue % 180.0, saturation * 0.85, value_light]]], np.float32)
+    hsv[..., 1:] = np.clip(hsv[..., 1:], 0, 255)
+    bgr = cv2.cvtColor(np.round(hsv).astype(np.uint8), cv2.COLOR_HSV2BGR)
     return bgr[0].astype(np.float32)
+
+
+def _class_colours(rng: np.random.Generator, look: ClassAppearance,
+                   hue_offset: float = 0.0) -> np.ndarray:
+    """The class's colours with a small per-image jitter (and ``hue_offset``)."""
+    return _colours(look.hue + hue_offset + rng.uniform(-1.0, 1.0),
+                    look.saturation * rng.uniform(0.9, 1.1),
+                    look.value_dark * rng.uniform(0.9, 1.1),
+                    look.value_light * rng.uniform(0.93, 1.05))
 
 
 def _texture(rng: np.random.Generator, shape: Tuple[int, int], kind: str, angle: float,
@@ -113,7 +118,8 @@ def _texture(rng: np.random.Generator, shape: Tuple[int, int], kind: str, angle:
 
 
 def _object_mask(rng: np.random.Generator, shape: Tuple[int, int], radius: float,
-                 centre: Tuple[float, float]) -> np.ndarray:
+                 centre: Tuple[float, float], aspect: float = 0.7,
+                 lobes: float = 0.28) -> np.ndarray:
     """A filled random smooth polar contour.
 
     Args:
@@ -121,6 +127,8 @@ def _object_mask(rng: np.random.Generator, shape: Tuple[int, int], radius: float
         shape (tuple[int, int]): (H, W).
         radius (float): Mean radius in pixels.
         centre (tuple[float, float]): (x, y) in pixels.
+        aspect (float): Typical minor/major axis ratio (jittered by +-0.1).
+        lobes (float): Amplitude of the outline's irregularity.
 
     Returns:
         np.ndarray: ``(H, W)`` uint8 in {0, 1}.
@@ -128,9 +136,10 @@ def _object_mask(rng: np.random.Generator, shape: Tuple[int, int], radius: float
     phi = np.linspace(0, 2 * np.pi, 180, endpoint=False)
     r = np.ones_like(phi)
     for k in range(2, 7):
-        r += rng.uniform(0, 0.28 / k ** 0.7) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
+        r += rng.uniform(0, lobes / k ** 0.7) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
     r = np.clip(r, 0.35, None) * radius
-    aspect, tilt = rng.uniform(0.45, 1.0), rng.uniform(0, np.pi)
+    aspect = float(np.clip(aspect + rng.uniform(-0.1, 0.1), 0.3, 1.0))
+    tilt = rng.uniform(0, np.pi)
     x, y = r * np.cos(phi), r * np.sin(phi) * aspect
     xs = centre[0] + x * np.cos(tilt) - y * np.sin(tilt)
     ys = centre[1] + x * np.sin(tilt) + y * np.cos(tilt)
@@ -140,49 +149,57 @@ def _object_mask(rng: np.random.Generator, shape: Tuple[int, int], radius: float
     return mask
 
 
-def render_sample(rng: np.random.Generator, shape: Tuple[int, int], object_kind: str,
-                  colour_shift: Tuple[float, float] = (10.0, 24.0)
+def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
+                  look: Union[ClassAppearance, str],
+                  background_hue_shift: Tuple[float, float] = (5.0, 10.0)
                   ) -> Tuple[np.ndarray, np.ndarray]:
-    """Render one camouflage-like scene.
+    """Render one camouflage scene of a class.
+
+    The object wears its class's look (colour, pattern family and scale, outline statistics,
+    see :mod:`~mmseg_baclip.datasets.synthetic_appearance`). The background is what the
+    object hides in: the same tone with the hue moved by ``background_hue_shift`` (either way),
+    a random pattern family at 1.6-2.4 times (or a 1.6-2.4th of) the object's pattern period,
+    turned 45-90 degrees from the object's pattern, whose contrast is lowered to 50-80%.
 
     Args:
         rng (np.random.Generator): Random source (fully determines the result).
         shape (tuple[int, int]): Image (H, W).
-        object_kind (str): The class's preferred pattern kind; used for the object in 30% of
-            the scenes (otherwise the object shares the background's kind).
-        colour_shift (tuple[float, float]): Range of the object's colour shift, in grey levels
-            of its most-changed channel. Larger is easier to learn.
+        look (ClassAppearance | str): The class's appearance, or its name.
+        background_hue_shift (tuple[float, float]): Range of the background's hue distance to
+            the object's, in OpenCV hue units (0-180 is the full circle; neighbouring classes
+            are 7.2 apart). Larger is easier to segment and blurs the class less.
 
     Returns:
         tuple: ``(image, mask)``: ``(H, W, 3)`` uint8 BGR and ``(H, W)`` uint8 in {0, 255}.
     """
+    if isinstance(look, str):
+        look = class_appearance(look)
     h, w = shape
     short = min(h, w)
-    colours = _palette(rng)
+    hue_offset = rng.choice([-1, 1]) * rng.uniform(*background_hue_shift)
+    bg_colours = _class_colours(rng, look, hue_offset)
     bg_kind = PATTERN_KINDS[rng.integers(len(PATTERN_KINDS))]
     bg_angle = rng.uniform(0, np.pi)
-    bg_period = max(3.0, rng.uniform(0.025, 0.06) * short)
-    image = _texture(rng, shape, bg_kind, bg_angle, bg_period, colours)
+    period = max(3.0, look.period_scale * short * rng.uniform(0.85, 1.15))
+    ratio = rng.uniform(1.6, 2.4)
+    bg_period = period * ratio if rng.random() < 0.5 else max(3.0, period / ratio)
+    image = _texture(rng, shape, bg_kind, bg_angle, bg_period, bg_colours)
 
     mask = np.zeros(shape, np.uint8)
     for _ in range(2 if rng.random() < 0.15 else 1):
         radius = rng.uniform(0.12, 0.3) * short
         centre = (rng.uniform(0.6 * radius, w - 0.6 * radius),
                   rng.uniform(0.6 * radius, h - 0.6 * radius))
-        mask = np.maximum(mask, _object_mask(rng, shape, radius, centre))
+        mask = np.maximum(mask, _object_mask(rng, shape, radius, centre, look.aspect,
+                                             look.lobes))
     if not mask.any():  # degenerate contour on a tiny image: a centred disc
         cv2.circle(mask, (w // 2, h // 2), max(1, short // 5), 1, -1)
 
-    kind = object_kind if rng.random() < 0.3 else bg_kind
     angle = bg_angle + rng.choice([-1, 1]) * rng.uniform(np.pi / 4, np.pi / 2)
-    ratio = rng.uniform(1.6, 2.4)
-    period = bg_period * ratio if rng.random() < 0.5 else max(3.0, bg_period / ratio)
-    # a colour shift whose largest channel change lies in `colour_shift` grey levels
-    shift = rng.uniform(-1, 1, size=3).astype(np.float32)
-    shift *= rng.uniform(*colour_shift) / (np.abs(shift).max() + 1e-6)
+    colours = _class_colours(rng, look)
     mid = colours.mean(axis=0, keepdims=True)
-    obj_colours = mid + (colours - mid) * rng.uniform(0.45, 0.75)  # lower pattern contrast
-    obj = _texture(rng, shape, kind, angle, period, obj_colours + shift)
+    colours = mid + (colours - mid) * rng.uniform(0.5, 0.8)  # lower pattern contrast
+    obj = _texture(rng, shape, look.pattern_kind, angle, period, colours)
 
     sigma = max(0.6, 0.006 * short * rng.uniform(0.6, 1.6))
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)[..., None]
@@ -193,12 +210,34 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int], object_kind:
     return image, mask * 255
 
 
+def render_object_crop(rng: np.random.Generator, look: Union[ClassAppearance, str],
+                       crop: int = 64, scene: int = 192,
+                       background_hue_shift: Tuple[float, float] = (5.0, 10.0)) -> np.ndarray:
+    """A picture of one object: a ``crop`` x ``crop`` window around the object of a
+    ``scene`` x ``scene`` scene (same pixel scale as the scenes the model later sees).
+
+    Used as the image half of an image-caption pair for pretraining the synthetic CLIP.
+
+    Args:
+        rng (np.random.Generator): Random source.
+        look (ClassAppearance | str): The class's appearance, or its name.
+        crop (int): Output side in pixels. Default: 64.
+        scene (int): Side of the scene it is cut from. Default: 192.
+        background_hue_shift (tuple[float, float]): As in :func:`render_sample`.
+
+    Returns:
+        np.ndarray: ``(crop, crop, 3)`` uint8 BGR.
+    """
+    image, mask = render_sample(rng, (scene, scene), look, background_hue_shift)
+    ys, xs = np.nonzero(mask)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    top = int(np.clip(cy - crop // 2, 0, scene - crop))
+    left = int(np.clip(cx - crop // 2, 0, scene - crop))
+    return image[top:top + crop, left:left + crop]
+
+
 def _slug(name: str) -> str:
     return name.replace(' ', '_').replace('-', '_')
-
-
-def _class_kind(name: str) -> str:
-    return PATTERN_KINDS[zlib.crc32(name.encode()) % len(PATTERN_KINDS)]
 
 
 def _assign_classes(rng: np.random.Generator, classes: Sequence[str], num: int) -> List[str]:
@@ -214,7 +253,7 @@ def make_synthetic_ovcamo(out_dir: str,
                           seed: int = 0,
                           size_jitter: float = 0.25,
                           size_jitter_prob: float = 0.3,
-                          colour_shift: Tuple[float, float] = (10.0, 24.0),
+                          background_hue_shift: Tuple[float, float] = (5.0, 10.0),
                           jpeg_quality: int = 92) -> Dict:
     """Write a synthetic dataset in the official OVCamo layout.
 
@@ -235,8 +274,8 @@ def make_synthetic_ovcamo(out_dir: str,
             factor in ``[1 - size_jitter, 1 + size_jitter]``. Defaults to 0.25.
         size_jitter_prob (float): Fraction of images whose size is jittered. 0 gives every
             image the base size. Defaults to 0.3.
-        colour_shift (tuple[float, float]): Range of the object's colour shift in grey levels
-            (most-changed channel); larger is easier. Defaults to (10, 24).
+        background_hue_shift (tuple[float, float]): Hue distance between an object and its
+            background (see :func:`render_sample`); larger is easier. Defaults to (5, 10).
         jpeg_quality (int): JPEG quality of the images. Defaults to 92.
 
     Returns:
@@ -264,7 +303,8 @@ def make_synthetic_ovcamo(out_dir: str,
             if rng.random() < size_jitter_prob:
                 h = int(round(h * rng.uniform(1 - size_jitter, 1 + size_jitter)))
                 w = int(round(w * rng.uniform(1 - size_jitter, 1 + size_jitter)))
-            image, mask = render_sample(rng, (h, w), _class_kind(name), colour_shift)
+            image, mask = render_sample(rng, (h, w), class_appearance(name),
+                                        background_hue_shift)
             uid = f'SYN_{split}_{_slug(name)}_{index:05d}'
             _write(osp.join(out_dir, split, 'image', uid + '.jpg'),
                    cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1])

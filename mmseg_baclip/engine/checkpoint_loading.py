@@ -46,6 +46,8 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .checkpoint_files import check_checkpoint_file
+
 __all__ = ['UnsafeCheckpointError', 'checkpoint_loading', 'load_checkpoint_file',
            'resolve_checkpoint_url', 'UNSAFE_LOAD_WARNING']
 
@@ -139,6 +141,7 @@ def load_checkpoint_file(filename: str, map_location: Any = None, *, unsafe: boo
     Raises:
         UnsafeCheckpointError: The file needs more than the safe unpickler allows.
         FileNotFoundError: A local file that does not exist.
+        BrokenCheckpointError: An empty or truncated file (e.g. an interrupted save).
     """
     shown = filename
     try:
@@ -151,6 +154,7 @@ def load_checkpoint_file(filename: str, map_location: Any = None, *, unsafe: boo
             path = osp.expanduser(filename)
             if not osp.isfile(path):
                 raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
+        check_checkpoint_file(path)  # empty / truncated: an error naming the file
         return torch.load(path, map_location=map_location, weights_only=not unsafe)
     except pickle.UnpicklingError as error:
         if unsafe or isinstance(error, UnsafeCheckpointError):

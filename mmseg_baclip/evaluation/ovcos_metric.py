@@ -46,7 +46,9 @@ class OVCOSMetric(BaseMetric):
     Returned keys (full precision): ``sm, wfm, mae, adpfm, avgfm, maxfm, adpem, avgem, maxem,
     adpiou, avgiou, maxiou``, the paper names ``cSm, cFwb, cMAE, cFb, cEm, cIoU`` (= sm, wfm, mae,
     avgfm, avgem, avgiou) and the classification accuracy ``acc``; the same under ``hard/`` for
-    the hard subset and, with ``class_agnostic=True``, under ``agnostic/``.
+    the hard subset and, with ``class_agnostic=True``, under ``agnostic/``. When every sample
+    has ``gt_mask_class`` (BaCLIP's class from the ground-truth mask), also ``acc_gt_mask``, the
+    accuracy of that ceiling.
 
     Args:
         hard_classes (Sequence[str], optional): Classes of the hard subset. Defaults to the lowest
@@ -137,7 +139,7 @@ class OVCOSMetric(BaseMetric):
                 measures = wrong_class_measures()
             self.results.append(
                 dict(name=name, gt_class=gt_class, pred_class=pred_class, measures=measures,
-                     agnostic=agnostic))
+                     agnostic=agnostic, gt_mask_class=data_sample.get('gt_mask_class')))
 
             if self.output_dir is not None:
                 out_path = osp.join(self.output_dir, f'[{pred_class}]{name}')
@@ -165,4 +167,12 @@ class OVCOSMetric(BaseMetric):
             paths = write_per_class(summary, self.output_dir)
             print_log(f'predictions written to {self.output_dir}, per-class results to '
                       f'{" and ".join(paths)}', logger=logger)
-        return flatten_summary(summary)
+        metrics = flatten_summary(summary)
+        oracle = [r.get('gt_mask_class') for r in results]
+        if results and all(isinstance(c, str) for c in oracle):
+            metrics['acc_gt_mask'] = float(np.mean(
+                [c == r['gt_class'] for c, r in zip(oracle, results)]))
+            print_log(f'zero-shot classification accuracy with the predicted masks '
+                      f'{metrics["acc"]:.3f}, with the ground-truth masks {metrics["acc_gt_mask"]:.3f}'
+                      ' (the ceiling)', logger=logger)
+        return metrics

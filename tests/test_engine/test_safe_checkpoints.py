@@ -301,3 +301,13 @@ def test_strict_hook_options():
         _FakeRunner(model), {'state_dict': bad})
     with pytest.raises(CheckpointMismatchError, match='not a model checkpoint'):
         StrictCheckpointHook().after_load_checkpoint(_FakeRunner(model), {'state_dict': 3})
+
+
+@pytest.mark.parametrize('content', [b'', b'PK\x03\x04truncated'])
+def test_empty_or_truncated_checkpoint_is_named_by_test_tool(trained, tmp_path, content):
+    from mmseg_baclip.engine import BrokenCheckpointError
+    cfg_path, _ = trained
+    broken = tmp_path / 'epoch_2.pth'
+    broken.write_bytes(content)
+    with pytest.raises(BrokenCheckpointError, match='epoch_2.pth'):
+        test_tool(cfg_path, str(broken), name=f'broken_{len(content)}')

@@ -27,9 +27,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='random seed (0)')
     parser.add_argument('--size-jitter-prob', type=float, default=0.3,
                         help='fraction of images with another size than --size (0.3)')
-    parser.add_argument('--colour-shift', type=float, nargs=2, default=(10.0, 24.0),
+    parser.add_argument('--background-hue-shift', type=float, nargs=2, default=(5.0, 10.0),
                         metavar=('LO', 'HI'),
-                        help="object colour shift in grey levels; larger is easier (10 24)")
+                        help='hue distance of object and background (OpenCV units, 180 = full '
+                        'circle); larger is easier (5 10)')
     return parser.parse_args(argv)
 
 
@@ -39,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = make_synthetic_ovcamo(
         args.out, num_train=args.num_train, num_test=args.num_test, size=tuple(args.size),
         seed=args.seed, size_jitter_prob=args.size_jitter_prob,
-        colour_shift=tuple(args.colour_shift))
+        background_hue_shift=tuple(args.background_hue_shift))
     seconds = time.perf_counter() - start
     per_class = summary['samples_per_class']
     print(f'Wrote {summary["num_train"]} train samples ({len(per_class["train"])} classes) and '

@@ -51,6 +51,9 @@ class BaCLIP(BaseSegmentor):
     ``input_seg_logits`` (1 x h x w at the network input size, for the official evaluation
     protocol), ``pred_sem_seg`` (1 x H x W, 1 = object), the metainfo ``pred_class`` (name),
     ``pred_class_index`` and ``vocabulary``, and ``pred_class_scores`` (N softmax scores).
+    When the samples carry ground-truth masks (testing), the metainfo ``gt_mask_class`` is the
+    class the same zero-shot step picks from the ground-truth mask: the ceiling of the
+    classification, which ``OVCOSMetric`` reports as ``acc_gt_mask``.
 
     Args:
         backbone (dict): The CLIP image tower, e.g. ``OpenCLIPConvNeXt``.
@@ -247,7 +250,39 @@ class BaCLIP(BaseSegmentor):
         feats, class_embeddings, mask_logits = self.decode(inputs, vocabulary)
         logits = self._input_logits(inputs, mask_logits).float()  # B x 1 x H x W
         class_logits = self.classify(feats[-1], logits.sigmoid(), class_embeddings)  # B x N
-        return self.postprocess(logits, class_logits, vocabulary, data_samples)
+        results = self.postprocess(logits, class_logits, vocabulary, data_samples)
+        if data_samples is not None and all('gt_sem_seg' in s for s in data_samples):
+            gt_masks = self.ground_truth_at_input_size(data_samples, logits.shape[-2:])
+            gt_index = self.classify(feats[-1], gt_masks, class_embeddings).argmax(dim=1)
+            for sample, index in zip(results, gt_index.tolist()):
+                sample.set_metainfo(dict(gt_mask_class=vocabulary[index]))
+        return results
+
+    @staticmethod
+    def ground_truth_at_input_size(data_samples: SampleList, size: Tuple[int, int]) -> Tensor:
+        """The ground-truth masks placed like the network input (resized, padded, flipped).
+
+        Args:
+            data_samples (list[SegDataSample]): Samples with ``gt_sem_seg`` (1 x H0 x W0).
+            size (tuple[int, int]): The network input (H, W).
+
+        Returns:
+            Tensor: B x 1 x H x W float masks in [0, 1].
+        """
+        H, W = size
+        masks = []
+        for sample in data_samples:
+            meta = sample.metainfo
+            left, right, top, bottom = meta.get('img_padding_size',
+                                                meta.get('padding_size', [0] * 4))
+            gt = (sample.gt_sem_seg.data > 0).float()[None]  # 1 x 1 x H0 x W0
+            gt = F.interpolate(gt, size=(H - top - bottom, W - left - right), mode='bilinear',
+                               align_corners=False)
+            if meta.get('flip'):
+                dims = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
+                gt = gt.flip(dims=dims[meta.get('flip_direction', 'horizontal')])
+            masks.append(F.pad(gt, (left, right, top, bottom)))
+        return torch.cat(masks)
 
     def postprocess(self, logits: Tensor, class_logits: Tensor, vocabulary: Sequence[str],
                     data_samples: OptSampleList) -> SampleList:
