@@ -18,11 +18,17 @@ def run_upstream_tool(name: str, *args: str, cwd: str) -> subprocess.CompletedPr
     tool = osp.join(UPSTREAM_TOOLS, f'{name}.py')
     if not osp.isfile(tool):
         pytest.skip(f'mmseg was installed without its tools ({tool})')
+    return run_script(tool, *args, cwd=cwd)
+
+
+def run_script(tool: str, *args: str, cwd: str) -> subprocess.CompletedProcess:
+    """Run a Python script in a fresh process; fail with its output if it fails."""
+    name = osp.basename(tool)
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, tool, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
-    assert proc.returncode == 0, f'{name}.py {args} failed:\n' + (proc.stdout[-3000:] +
-                                                                  proc.stderr[-3000:])
+    assert proc.returncode == 0, f'{name} {args} failed:\n' + (proc.stdout[-3000:] +
+                                                               proc.stderr[-3000:])
     return proc
 
 

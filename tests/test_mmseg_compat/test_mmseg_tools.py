@@ -6,8 +6,10 @@ import os.path as osp
 import re
 
 import cv2
+import pytest
 
-from test_mmseg_compat.compat_test_utils import run_upstream_tool
+from baclip_test_utils import REPO_ROOT
+from test_mmseg_compat.compat_test_utils import run_script, run_upstream_tool
 
 # The official evaluator reads every entry of the folder as "[<class>]<mask file name>" and looks
 # the mask name up among the test samples ("<unique_id><mask extension>").
@@ -24,14 +26,18 @@ def _test_masks(data_root: str) -> dict:
     return {n: osp.join(data_root, 'test', 'mask', n) for n in names}
 
 
-def test_upstream_test_tool_out_and_show_dir_on_test_split_only(upstream_trained):
+@pytest.mark.parametrize('tool', ['mmseg', 'mmseg_baclip'])
+def test_test_tool_out_and_show_dir_on_test_split_only(upstream_trained, tool):
+    """mmseg's tools/test.py (and ours) with --out and --show-dir; no train split on disk."""
     root = upstream_trained.root
     assert not osp.exists(osp.join(upstream_trained.test_only_root, 'train'))
-    out, pictures = osp.join(root, 'predictions'), osp.join(root, 'pictures')
-    proc = run_upstream_tool('test', upstream_trained.test_only_config,
-                             upstream_trained.checkpoint, '--work-dir',
-                             osp.join(root, 'test_work'), '--out', out, '--show-dir', pictures,
-                             cwd=root)
+    out, pictures = osp.join(root, tool, 'predictions'), osp.join(root, tool, 'pictures')
+    args = (upstream_trained.test_only_config, upstream_trained.checkpoint, '--work-dir',
+            osp.join(root, tool, 'work'), '--out', out, '--show-dir', pictures)
+    if tool == 'mmseg':
+        proc = run_upstream_tool('test', *args, cwd=root)
+    else:
+        proc = run_script(osp.join(REPO_ROOT, 'tools', 'test.py'), *args, cwd=root)
     assert 'cIoU' in proc.stdout + proc.stderr
 
     masks = _test_masks(upstream_trained.test_only_root)
