@@ -1,6 +1,7 @@
 """OVCOSInferencer: BaCLIP on any images with any class names, in mmseg's inferencer style."""
 import copy
 import os
+from collections import OrderedDict
 import os.path as osp
 import re
 import warnings
@@ -21,7 +22,7 @@ from mmseg.utils import ConfigType
 from rich.progress import track
 
 from ..engine import (CheckpointMismatchError, check_checkpoint_file, check_finite_weights,
-                      load_checkpoint_file)
+                      frozen_weights_record, load_checkpoint_file, restore_frozen_weights)
 from ..engine.hooks.strict_checkpoint_hook import compare_state_dicts, describe_mismatch
 from ..visualization.overlay import draw_ovcos_overlay, save_rgb
 from .inference_loader import InputsType, OVCOSInferenceLoader
@@ -57,9 +58,11 @@ class OVCOSInferencer(BaseInferencer):
             ``test_dataloader`` are used).
         weights (str, optional): A checkpoint written by this project (loaded with
             ``torch.load(weights_only=True)``; every key must match the model; an empty or
-            truncated file and NaN/Inf weights are refused, naming the file or the tensors). None builds the
-            model and calls ``init_weights()``: CLIP and SAM are read from the local files the
-            config names, the new layers are untrained.
+            truncated file and NaN/Inf weights are refused, naming the file or the tensors). The
+            frozen CLIP/SAM weights a slim checkpoint leaves out are read from the files the
+            config names, which must be the ones it was trained with (same sha256). None builds
+            the model and calls ``init_weights()``: CLIP and SAM are read from the local files
+            the config names, the new layers are untrained.
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``... None picks what mmengine's
             ``get_device`` finds.
         scope (str): Registry scope. Defaults to ``'mmseg'``.
@@ -113,17 +116,25 @@ class OVCOSInferencer(BaseInferencer):
             UnsafeCheckpointError: The file needs more than ``torch.load(weights_only=True)``.
             CheckpointMismatchError: The file does not fit the model of the config.
             NonFiniteWeightsError: Weights hold NaN or Inf (the tensors are named).
+            FrozenWeightsMismatchError: A slim checkpoint, and the config names other frozen
+                weight files than those it was trained with (both files are named).
         """
         if checkpoint is None:
             model.init_weights()
             return
         check_checkpoint_file(checkpoint)
-        state = load_checkpoint_file(checkpoint, map_location='cpu')
-        state = state.get('state_dict', state) if isinstance(state, dict) else None
+        loaded = load_checkpoint_file(checkpoint, map_location='cpu')
+        state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
         if not isinstance(state, dict):
             raise CheckpointMismatchError(f'{checkpoint} is not a model checkpoint (no '
                                           '"state_dict" and not a state dict)')
-        state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        # A slim checkpoint: the frozen CLIP/SAM weights it leaves out come from their files.
+        restore_frozen_weights(model, state, frozen_weights_record(loaded),
+                               f'the checkpoint {checkpoint}')
+        metadata = getattr(state, '_metadata', None)
+        state = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state.items())
+        if metadata is not None:
+            state._metadata = metadata  # the training vocabulary is kept there
         check_finite_weights(state, checkpoint)
         problems = compare_state_dicts(model.state_dict(), state)
         if any(problems.values()):

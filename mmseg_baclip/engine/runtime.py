@@ -1,8 +1,10 @@
 """Settings that mmseg_baclip's tools enforce on every config they run."""
 from mmengine.config import Config
 
-# Hooks without which checkpoints would not load safely or would load silently wrong.
-REQUIRED_HOOKS = ('WeightsOnlyCheckpointHook', 'StrictCheckpointHook')
+# Hooks without which checkpoints would not load safely or would load silently wrong (and
+# FrozenWeightsCheckpointHook: checkpoints without the frozen weights read from files).
+REQUIRED_HOOKS = ('WeightsOnlyCheckpointHook', 'StrictCheckpointHook',
+                  'FrozenWeightsCheckpointHook')
 
 
 # mmengine's checkpoint hook, and the subclass that replaces it (failed saves lose nothing).

@@ -1,5 +1,6 @@
 """Tiny training configs and tool loading for the engine tests (CPU, seconds per run)."""
 import importlib.util
+import os
 import os.path as osp
 import sys
 from typing import Optional, Sequence
@@ -64,6 +65,43 @@ def tiny_cfg(data_root: str, work_dir: str, *, loop: str = 'iter', max_iters: in
     if not val:
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.custom_hooks = list(cfg.custom_hooks) + list(extra_hooks)
+    return cfg
+
+
+def write_frozen_weight_files(folder: str, seed: int = 0, base: str = SMALL_CONFIG) -> dict:
+    """The small config's frozen weights as files in the real formats, random values.
+
+    Returns:
+        dict: ``clip``: a CLIP in open_clip's ``open_clip_pytorch_model.bin`` format;
+        ``sam``: SAM's prompt encoder and mask decoder under the keys of
+        ``sam_vit_b_01ec64.pth`` (``prompt_encoder.*``, ``mask_decoder.*``).
+    """
+    import open_clip
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmseg_baclip  # noqa: F401  (registers SAMPromptHead)
+    cfg = Config.fromfile(base)
+    os.makedirs(folder, exist_ok=True)
+    paths = dict(clip=osp.join(folder, 'open_clip_pytorch_model.bin'),
+                 sam=osp.join(folder, 'sam_vit_b_01ec64.pth'))
+    torch.manual_seed(seed)
+    clip = open_clip.create_model(cfg.model.backbone.model_name, pretrained=None)
+    torch.save(clip.state_dict(), paths['clip'])
+    init_default_scope('mmseg')
+    head = MODELS.build(dict(cfg.model.decode_head, checkpoint=None))
+    sam = {f'{part}.{k}': v for part in ('prompt_encoder', 'mask_decoder')
+           for k, v in getattr(head, part).state_dict().items()}
+    torch.save(sam, paths['sam'])
+    return paths
+
+
+def use_frozen_weight_files(cfg: Config, files: dict) -> Config:
+    """Read the CLIP towers and SAM from ``files`` (:func:`write_frozen_weight_files`)."""
+    cfg.model.backbone.checkpoint = files['clip']
+    cfg.model.text_encoder.checkpoint = files['clip']
+    cfg.model.decode_head.checkpoint = files['sam']
     return cfg
 
 

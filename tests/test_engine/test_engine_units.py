@@ -15,8 +15,8 @@ from mmseg_baclip.engine.hooks import (from_weights_only, get_rng_state, set_rng
 
 
 def test_hooks_are_registered_and_in_the_runtime_base():
-    names = ['WeightsOnlyCheckpointHook', 'StrictCheckpointHook', 'RNGStateHook',
-             'NonFiniteLossHook']
+    names = ['WeightsOnlyCheckpointHook', 'StrictCheckpointHook', 'FrozenWeightsCheckpointHook',
+             'RNGStateHook', 'NonFiniteLossHook']
     for name in names:
         assert HOOKS.get(name) is not None, name
     cfg = Config.fromfile(f'{REPO_ROOT}/configs/_base_/default_runtime.py')

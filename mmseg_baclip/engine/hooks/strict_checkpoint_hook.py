@@ -8,6 +8,8 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
 from ..finite_weights import check_finite_weights
+from ..frozen_weights import frozen_weights_record, restore_frozen_weights
+from .frozen_weights_checkpoint_hook import checkpoint_name
 
 _SHOW = 5  # how many keys of each kind the error names
 
@@ -66,7 +68,9 @@ class StrictCheckpointHook(Hook):
     mmengine loads ``load_from`` and ``--resume`` checkpoints with ``strict=False`` and only logs
     the differences, so a checkpoint of another architecture "loads" and the model runs with
     half of its weights random. This hook compares the checkpoint's state dict with the model's
-    right after the file is read, before anything is copied into the model, and raises
+    right after the file is read, before anything is copied into the model (the frozen weights
+    a slim checkpoint leaves out are first read from their files, see
+    :class:`FrozenWeightsCheckpointHook`, so exactly those keys may be absent), and raises
     :class:`CheckpointMismatchError` naming the first mismatched keys (shape mismatches, keys
     missing from the checkpoint, unexpected keys). A checkpoint with NaN or Inf weights is
     refused too (:class:`~mmseg_baclip.engine.finite_weights.NonFiniteWeightsError`, naming the
@@ -92,10 +96,13 @@ class StrictCheckpointHook(Hook):
             raise CheckpointMismatchError(
                 f'The loaded checkpoint is a {type(checkpoint).__name__}, not a dict with a '
                 '"state_dict" (or a bare state dict): not a model checkpoint.')
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        # A slim checkpoint: its frozen weights come from their files (exactly those keys).
+        restore_frozen_weights(model, state, frozen_weights_record(checkpoint),
+                               checkpoint_name(runner))
         state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}  # as mmengine does
         cfg = getattr(runner, 'cfg', None)
         check_finite_weights(state, cfg.get('load_from') if cfg else None)
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         problems = compare_state_dicts(model.state_dict(), state, self.ignore_keys)
         if not any(problems.values()):
             return

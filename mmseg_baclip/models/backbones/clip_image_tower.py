@@ -1,5 +1,5 @@
 """Shared base of the frozen open_clip image towers used as mmseg backbones."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from open_clip.model import _build_vision_tower, resize_pos_embed
 from torch import Tensor
 
+from ..utils.frozen_file_weights import FrozenFileWeightsMixin
 from ..utils.open_clip_utils import (freeze, get_clip_config, load_clip_state_dict,
                                      load_weights_strict, warn_random_weights)
 
@@ -39,11 +40,13 @@ def bilinear_adjoint_weights(mask: Tensor, size: Tuple[int, int]) -> Tensor:
     return rows_t @ mask @ cols_t.transpose(0, 1)  # B x h x w
 
 
-class OpenCLIPImageTower(BaseModule):
+class OpenCLIPImageTower(FrozenFileWeightsMixin, BaseModule):
     """A frozen open_clip image tower built from its model config, weights from a local file.
 
     Subclasses implement ``forward`` (multi-level features) and ``embed_pooled`` (pooled
-    features of the last level -> CLIP embedding).
+    features of the last level -> CLIP embedding). A frozen tower with a ``checkpoint`` is left
+    out of the checkpoints training writes and read from that file again when one is loaded
+    (:class:`~mmseg_baclip.models.utils.frozen_file_weights.FrozenFileWeightsMixin`).
 
     Args:
         model_name (str): open_clip model name.
@@ -86,6 +89,18 @@ class OpenCLIPImageTower(BaseModule):
             raise RuntimeError(f'{self.checkpoint!r} has no "visual.*" keys: not an open_clip '
                                f'CLIP checkpoint.')
         load_weights_strict(self.visual, visual, f'{self.checkpoint} (visual.*)')
+        self.mark_frozen_weights_loaded(self.checkpoint)
+
+    def frozen_weight_file(self) -> Optional[str]:
+        """The open_clip checkpoint when the tower is frozen (a trained tower: None)."""
+        return self.checkpoint if self.frozen else None
+
+    def frozen_state_keys(self) -> List[str]:
+        """Every key of the tower (``visual.*``), all read from the open_clip file."""
+        return list(BaseModule.state_dict(self)) if self.frozen else []
+
+    def load_frozen_weights(self) -> None:
+        self.init_weights()
 
     def train(self, mode: bool = True):
         """Keep the frozen tower in eval mode whatever ``mode`` is."""

@@ -1,6 +1,6 @@
 """SAM's prompt encoder and mask decoder, prompted by refined class-text tokens."""
 import os.path as osp
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from mmseg.registry import MODELS
@@ -8,6 +8,7 @@ from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransfor
 from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
+from ..utils.frozen_file_weights import FrozenFileWeightsMixin
 from ..utils.open_clip_utils import freeze, load_weights_strict, warn_random_weights
 from .mask_head_base import BinaryMaskHead
 
@@ -40,7 +41,7 @@ class AdaptiveTextPrompt(nn.Module):
 
 
 @MODELS.register_module()
-class SAMPromptHead(BinaryMaskHead):
+class SAMPromptHead(FrozenFileWeightsMixin, BinaryMaskHead):
     """SAM mask decoder driven by adaptive text prompts (BaCLIP's head).
 
     ``E_t* = PromptEncoder(Proj(SelfAttention(E_t)))``; ``mask = MaskDecoder(E_v*, PE, E_t*)``.
@@ -130,6 +131,11 @@ class SAMPromptHead(BinaryMaskHead):
         if self.checkpoint is None:
             warn_random_weights('SAMPromptHead (SAM prompt encoder / mask decoder)')
             return
+        self.load_frozen_weights()
+
+    def load_frozen_weights(self) -> None:
+        """Load SAM's prompt encoder and mask decoder from the SAM file (the new layers are left
+        as they are; the trained part of the decoder comes from the checkpoint loaded next)."""
         if not osp.isfile(self.checkpoint):
             raise FileNotFoundError(
                 f'SAM checkpoint file not found: {self.checkpoint!r}. Download sam_vit_b_01ec64.pth '
@@ -144,6 +150,23 @@ class SAMPromptHead(BinaryMaskHead):
                 raise RuntimeError(f'{self.checkpoint!r} has no "{name}.*" keys: not a SAM '
                                    'checkpoint.')
             load_weights_strict(getattr(self, name), part, f'{self.checkpoint} ({name}.*)')
+        self.mark_frozen_weights_loaded(self.checkpoint)
+
+    def frozen_weight_file(self) -> Optional[str]:
+        """The SAM file (None: random SAM weights)."""
+        return self.checkpoint
+
+    def frozen_state_keys(self) -> List[str]:
+        """The prompt encoder, and the frozen part of the mask decoder: all of it with
+        ``freeze_mask_decoder``, else the IoU head and the hypernetwork MLPs of mask tokens
+        1-3 (unused with one output mask)."""
+        keys = [f'prompt_encoder.{k}' for k in self.prompt_encoder.state_dict()]
+        params = dict(self.mask_decoder.named_parameters())
+        for key in self.mask_decoder.state_dict():
+            frozen = (not params[key].requires_grad) if key in params else self.freeze_mask_decoder
+            if frozen:
+                keys.append(f'mask_decoder.{key}')
+        return keys
 
     def train(self, mode: bool = True):
         """Keep frozen SAM parts in eval mode."""

@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
 
+from ...engine.frozen_weights import FROZEN_WEIGHTS_KEY, restore_frozen_weights
 from ..text_encoders.openclip_text_encoder import check_vocabulary
 
 #: Key of the training vocabulary in the segmentor's entry of ``state_dict._metadata``.
@@ -130,10 +131,15 @@ class BaCLIP(BaseSegmentor):
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict,
                               *args, **kwargs) -> None:
-        """Restore :attr:`train_vocabulary` from the checkpoint's metadata, then the weights."""
+        """Restore :attr:`train_vocabulary` from the checkpoint's metadata, then the weights
+        (the frozen ones a slim checkpoint leaves out from their files)."""
         vocabulary = local_metadata.get(VOCABULARY_METADATA_KEY)
         if vocabulary:
             self.train_vocabulary = check_vocabulary(vocabulary)
+        # A slim checkpoint: the frozen CLIP/SAM weights it leaves out are read from their files
+        # (the children load after this, from the completed state dict).
+        restore_frozen_weights(self, state_dict, local_metadata.get(FROZEN_WEIGHTS_KEY),
+                               'the loaded state dict', prefix=prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     def set_vocabulary(self, vocabulary: Optional[Sequence[str]]) -> None:

@@ -1,5 +1,5 @@
 """The frozen text tower of an open_clip CLIP, with prompt templates and an embedding cache."""
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import open_clip
@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from open_clip.model import _build_text_tower
 from torch import Tensor, nn
 
+from ..utils.frozen_file_weights import FrozenFileWeightsMixin
 from ..utils.open_clip_utils import (freeze, get_clip_config, load_clip_state_dict,
                                      load_weights_strict, warn_random_weights)
 from .prompt_templates import get_templates
@@ -33,13 +34,14 @@ def check_vocabulary(vocabulary: Sequence[str]) -> Tuple[str, ...]:
 
 
 @MODELS.register_module()
-class OpenCLIPTextEncoder(BaseModule):
+class OpenCLIPTextEncoder(FrozenFileWeightsMixin, BaseModule):
     """Frozen CLIP text tower that turns a vocabulary into class embeddings.
 
     A class embedding is the mean of the L2-normalised embeddings of the class name filled into
     every template of the set, L2-normalised again (OVCoser's recipe). Embeddings are cached per
     (vocabulary, template set) and device, so a fixed vocabulary is encoded once, not every
-    iteration. Loading new weights clears the cache.
+    iteration. Loading new weights clears the cache. With a ``checkpoint``, its weights are left
+    out of the checkpoints training writes and read from that file again when one is loaded.
 
     Args:
         model_name (str): open_clip model name (same CLIP as the backbone).
@@ -96,6 +98,18 @@ class OpenCLIPTextEncoder(BaseModule):
                             ignore_missing=('attn_mask', ))
         with torch.no_grad():
             self.logit_scale.copy_(full['logit_scale'].reshape(()))
+        self.mark_frozen_weights_loaded(self.checkpoint)
+
+    def frozen_weight_file(self) -> Optional[str]:
+        """The open_clip checkpoint (None: random weights)."""
+        return self.checkpoint
+
+    def frozen_state_keys(self) -> List[str]:
+        """Every key (text tower and ``logit_scale``): the encoder is always frozen."""
+        return list(BaseModule.state_dict(self))
+
+    def load_frozen_weights(self) -> None:
+        self.init_weights()
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._cache.clear()
