@@ -83,6 +83,15 @@ def test_metric_matches_reference(ovcos_ref, use_input_logits):
     assert metric.results == []  # evaluate() clears the per-image results
 
 
+def test_accuracy_with_ground_truth_masks(ovcos_ref):
+    samples, _ = _make_samples(ovcos_ref)
+    metric = METRICS.build(dict(type='OVCOSMetric'))
+    assert 'acc_gt_mask' not in _run(metric, samples)  # the model gave no gt_mask_class
+    for i, s in enumerate(samples):
+        s['gt_mask_class'] = s['class_name'] if i % 5 else 'wrong'
+    assert _run(metric, samples)['acc_gt_mask'] == pytest.approx(8 / 10)
+
+
 def test_through_mmengine_evaluator(ovcos_ref):
     """The Runner's path: Evaluator converts SegDataSample objects and calls the metric."""
     from mmengine.evaluator import Evaluator

@@ -135,3 +135,30 @@ def test_vertical_and_diagonal_flips_are_undone(model):
             s[0].set_metainfo(dict(flip=True, flip_direction=direction))
             flipped = model.predict(x, s)[0].seg_logits.data
             assert torch.allclose(flipped, plain.flip(dims=dims))
+
+
+def test_predict_classifies_the_ground_truth_mask_too(model):
+    """gt_mask_class is the zero-shot class of the ground-truth region (the ceiling)."""
+    data = samples(n=2, ori=(64, 64))
+    inputs = torch.randn(2, 3, 64, 64)
+    out = model.predict(inputs, data)
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        gt = torch.stack([s.gt_sem_seg.data.float() for s in data])  # B x 1 x 64 x 64
+        expected = model.classify(feats[-1], gt, model.text_encoder(list(VOCAB))).argmax(1)
+    assert [s.gt_mask_class for s in out] == [VOCAB[i] for i in expected.tolist()]
+    plain = model.predict(inputs, [SegDataSample(metainfo=s.metainfo) for s in samples(2)])
+    assert all('gt_mask_class' not in s for s in plain)  # no ground truth: not computed
+
+
+def test_ground_truth_is_placed_like_the_input():
+    s = SegDataSample()
+    gt = torch.zeros(1, 4, 6, dtype=torch.long)
+    gt[0, 0, 0] = 1  # top-left pixel of the original image
+    s.gt_sem_seg = PixelData(data=gt)
+    s.set_metainfo(dict(padding_size=[0, 2, 0, 4], flip=True, flip_direction='horizontal'))
+    from mmseg_baclip.models.segmentors.baclip import BaCLIP
+    placed = BaCLIP.ground_truth_at_input_size([s], (8, 8))  # resized to 4x6, then padded
+    assert placed.shape == (1, 1, 8, 8)
+    assert placed[0, 0, 4:].abs().sum() == 0 and placed[0, 0, :, 6:].abs().sum() == 0
+    assert placed[0, 0, 0, 5] > 0 and placed[0, 0, 0, 0] == 0  # flipped: top-right
