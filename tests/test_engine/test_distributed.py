@@ -10,8 +10,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 
-from engine_test_utils import REPO_ROOT, test_tool, tiny_cfg, write_cfg
+from engine_test_utils import (REPO_ROOT, test_tool, tiny_cfg, use_frozen_weight_files,
+                               write_cfg, write_frozen_weight_files)
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -38,10 +40,12 @@ def torchrun(tool: str, *args: str, timeout: int = 240) -> str:
 
 @pytest.fixture(scope='module')
 def ddp_run(data_root, tmp_path_factory):
-    """Train 3 iterations on 2 processes, then test the checkpoint on 2 processes."""
+    """Train 3 iterations on 2 processes, then test the checkpoint on 2 processes. CLIP and SAM
+    are read from files, so the checkpoint is slim (their weights are read back on each rank)."""
     work = str(tmp_path_factory.mktemp('ddp'))
     cfg = tiny_cfg(data_root, work, max_iters=3, interval=3, batch_size=2,
                    extra_hooks=[dict(type='DDPProbeHook', out_dir=work)])
+    use_frozen_weight_files(cfg, write_frozen_weight_files(osp.join(work, 'weights')))
     cfg.custom_imports = dict(imports=['mmseg_baclip', 'ddp_probe'], allow_failed_imports=False)
     cfg_path = write_cfg(cfg, osp.join(work, 'ddp_cfg.py'))
     train_log = torchrun('train', cfg_path)
@@ -61,6 +65,11 @@ def test_two_processes_train_with_ddp(ddp_run):
         assert probe['wrapper'] == 'MMDistributedDataParallel'
         assert probe['world_size'] == 2 and probe['backend'] == 'gloo'
     assert osp.isfile(ddp_run['ckpt'])
+    checkpoint = torch.load(ddp_run['ckpt'], map_location='cpu', weights_only=True)
+    assert set(checkpoint['meta']['frozen_weights']) == {'backbone', 'text_encoder',
+                                                         'decode_head'}
+    assert not any(k.startswith(('module.', 'backbone.', 'text_encoder.'))
+                   for k in checkpoint['state_dict'])
     # Each rank saw 3 iterations of batch 2 (the global batch is 4).
     assert 'Iter(train) [3/3]' in ddp_run['train_log']
     a, b = (p['weights_sum'] for p in ddp_run['probes'])
