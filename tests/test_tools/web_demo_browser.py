@@ -164,6 +164,9 @@ def main(argv: List[str]) -> None:
                          'chromium-driver)')
     with demo_server(config, checkpoint) as (url, _), chromium_driver(paths) as driver:
         read = segment_in_page(driver, url, image, vocabulary)
+        for _ in range(2):  # the whole page in one picture (the layout follows the window)
+            height = driver.execute_script('return document.documentElement.scrollHeight;')
+            driver.set_window_size(1400, height + 160)
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
         driver.save_screenshot(out)
     print(read)
