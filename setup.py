@@ -1,6 +1,11 @@
 from setuptools import find_packages, setup
 
 
+#: The mmcv range mmseg 1.2.x accepts, for the 'mmcv-lite' extra (a full mmcv in this range
+#: works too).
+MMCV_LITE = 'mmcv-lite>=2.0.0rc4,<2.2.0'
+
+
 def read_version():
     scope = {}
     with open('mmseg_baclip/version.py') as f:
@@ -22,7 +27,10 @@ setup(
         'numpy>=1.24',
         'opencv-python>=4.8',
         'mmengine>=0.10.0,<1.0',
-        'mmcv-lite>=2.0.0rc4,<2.2.0',
+        # mmcv: not required here. The full mmcv (compiled ops) and mmcv-lite install the same
+        # mmcv/ folder, so requiring one would replace the other in an existing mmseg
+        # environment. Either works (checked at import); a new environment installs mmcv-lite
+        # with the extra: pip install -e ".[mmcv-lite]".
         'mmsegmentation>=1.2.0,<2.0',
         'open_clip_torch>=2.24.0,<4.0',
         'timm>=0.9.12',
@@ -33,6 +41,7 @@ setup(
         'setuptools<81',
     ],
     extras_require={
+        'mmcv-lite': [MMCV_LITE],
         'tests': ['pytest>=7'],
         'reuse': ['mmpretrain>=1.2.0', 'torchvision'],
         'web': ['gradio>=6.0,<7'],

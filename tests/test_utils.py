@@ -39,3 +39,33 @@ def test_version_check_names_the_package(monkeypatch):
     monkeypatch.delitem(version_check.SUPPORTED, 'mmsegmentation')
     with pytest.raises(ImportError, match='no-such-package-xyz is not installed'):
         version_check.check_versions()
+
+
+def test_without_any_mmcv_the_check_says_both_are_fine(monkeypatch):
+    real = version_check.metadata.version
+
+    def version(name):
+        if name in ('mmcv', 'mmcv-lite'):
+            raise version_check.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(version_check.metadata, 'version', version)
+    with pytest.raises(ImportError, match=r'neither mmcv nor mmcv-lite.*\[mmcv-lite\]'):
+        version_check.check_versions()
+
+
+def test_setup_requires_no_mmcv_so_a_full_mmcv_is_never_replaced(monkeypatch):
+    """mmcv and mmcv-lite install the same mmcv/ folder: setup.py must require neither, and
+    offer mmcv-lite as an extra for new environments."""
+    import os.path as osp
+    import runpy
+
+    import setuptools
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    seen = {}
+    monkeypatch.setattr(setuptools, 'setup', lambda **kwargs: seen.update(kwargs))
+    monkeypatch.chdir(root)
+    runpy.run_path(osp.join(root, 'setup.py'), run_name='__main__')
+    assert not [r for r in seen['install_requires'] if r.startswith('mmcv')]
+    assert seen['extras_require']['mmcv-lite'] == ['mmcv-lite>=2.0.0rc4,<2.2.0']
+    assert version_check.SUPPORTED['mmcv-lite|mmcv'] == ('2.0.0rc4', '2.2.0')

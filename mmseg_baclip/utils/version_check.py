@@ -33,8 +33,14 @@ def check_versions() -> None:
     for names, (low, high) in SUPPORTED.items():
         name, found = _installed_version(names)
         if found is None:
-            problems.append(f'{name} is not installed (need >={low}' +
-                            (f',<{high}' if high else '') + ')')
+            wanted = f'>={low}' + (f',<{high}' if high else '')
+            if names == 'mmcv-lite|mmcv':
+                problems.append(f'neither mmcv nor mmcv-lite is installed (need {wanted}): '
+                                'keep a full mmcv of that range if you have one, or install '
+                                f'mmcv-lite: pip install "mmcv-lite{wanted}" (or pip install -e '
+                                '".[mmcv-lite]" in the repository)')
+            else:
+                problems.append(f'{name} is not installed (need {wanted})')
             continue
         version = Version(found)
         if version < Version(low) or (high is not None and version >= Version(high)):
