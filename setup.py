@@ -23,7 +23,9 @@ setup(
     packages=find_packages(include=['mmseg_baclip', 'mmseg_baclip.*']),
     package_data={'mmseg_baclip': ['models/clip_model_configs/*.json']},
     install_requires=[
-        'torch>=2.4',
+        # 2.6: the lowest that works (tested). torch 2.4 and 2.5 cannot torch.save the uint32
+        # RNG state in every checkpoint (KeyError: 'dtype torch.uint32 is not recognized').
+        'torch>=2.6',
         'numpy>=1.24',
         'opencv-python>=4.8',
         'mmengine>=0.10.0,<1.0',

@@ -5,7 +5,7 @@ from packaging.version import Version
 
 # package distribution name -> (minimum inclusive, maximum exclusive or None, import name)
 SUPPORTED = {
-    'torch': ('2.4.0', None),
+    'torch': ('2.6.0', None),  # 2.4/2.5 cannot save the uint32 RNG state in checkpoints
     'mmengine': ('0.10.0', '1.0.0'),
     'mmcv-lite|mmcv': ('2.0.0rc4', '2.2.0'),
     'mmsegmentation': ('1.2.0', '2.0.0'),
