@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash tools/setup_env.sh
 PY=.venv/bin/python
-CONFIG=configs/baclip/baclip_convnext-tiny-synclip_1xb4-6e_ovcamo-synthetic-ov-192.py
+CONFIG=configs/baclip/baclip_convnext-tiny-synclip_1xb4-8e_ovcamo-synthetic-ov-192.py
 WORLD=data/synthetic_ov_world
 WORK=${WORK_DIR:-work_dirs/demo}
 mkdir -p "$WORK"

@@ -15,6 +15,12 @@ model = dict(
 train_dataloader = dict(dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-# The demo tests with tools/test.py after training; validating on the same split during
-# training would only repeat it.
-train_cfg = dict(val_begin=1000)
+# 8 epochs instead of 6. The demo tests with tools/test.py after training; validating on the
+# same split during training would only repeat it.
+max_epochs = 8
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs, val_begin=1000)
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-5, by_epoch=True, begin=0,
+         end=max_epochs, convert_to_iter_based=True)
+]
+default_hooks = dict(checkpoint=dict(interval=max_epochs))

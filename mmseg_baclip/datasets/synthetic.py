@@ -101,10 +101,9 @@ def _colours(hue: float, saturation: float, value_dark: float,
     return bgr[0].astype(np.float32)
 
 
-def _class_colours(rng: np.random.Generator, look: ClassAppearance,
-                   hue_offset: float = 0.0) -> np.ndarray:
-    """The class's colours with a small per-image jitter (and ``hue_offset``)."""
-    return _colours(look.hue + hue_offset + rng.uniform(-1.0, 1.0),
+def _class_colours(rng: np.random.Generator, look: ClassAppearance) -> np.ndarray:
+    """The class's colours with a small per-image jitter."""
+    return _colours(look.hue + rng.uniform(-1.0, 1.0),
                     look.saturation * rng.uniform(0.9, 1.1),
                     look.value_dark * rng.uniform(0.9, 1.1),
                     look.value_light * rng.uniform(0.93, 1.05))
@@ -151,23 +150,25 @@ def _object_mask(rng: np.random.Generator, shape: Tuple[int, int], radius: float
 
 def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
                   look: Union[ClassAppearance, str],
-                  background_hue_shift: Tuple[float, float] = (5.0, 10.0)
+                  colour_shift: Tuple[float, float] = (12.0, 24.0)
                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Render one camouflage scene of a class.
 
     The object wears its class's look (colour, pattern family and scale, outline statistics,
-    see :mod:`~mmseg_baclip.datasets.synthetic_appearance`). The background is what the
-    object hides in: the same tone with the hue moved by ``background_hue_shift`` (either way),
-    a random pattern family at 1.6-2.4 times (or a 1.6-2.4th of) the object's pattern period,
-    turned 45-90 degrees from the object's pattern, whose contrast is lowered to 50-80%.
+    see :mod:`~mmseg_baclip.datasets.synthetic_appearance`). What it hides in is close to it, as
+    animals match their habitat: the background has the class's colours shifted by
+    ``colour_shift`` grey levels (most-changed channel, random direction), a random pattern
+    family at 1.6-2.4 times (or a 1.6-2.4th of) the object's pattern period, turned 45-90
+    degrees from the object's pattern, whose contrast is lowered to 50-80%. So the object's own
+    pixels show its class best, and none of the cues that separate it from the background
+    depends on the class.
 
     Args:
         rng (np.random.Generator): Random source (fully determines the result).
         shape (tuple[int, int]): Image (H, W).
         look (ClassAppearance | str): The class's appearance, or its name.
-        background_hue_shift (tuple[float, float]): Range of the background's hue distance to
-            the object's, in OpenCV hue units (0-180 is the full circle; neighbouring classes
-            are 7.2 apart). Larger is easier to segment and blurs the class less.
+        colour_shift (tuple[float, float]): Range of the background's colour shift against
+            the object's class colours. Larger is easier to segment.
 
     Returns:
         tuple: ``(image, mask)``: ``(H, W, 3)`` uint8 BGR and ``(H, W)`` uint8 in {0, 255}.
@@ -176,8 +177,9 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
         look = class_appearance(look)
     h, w = shape
     short = min(h, w)
-    hue_offset = rng.choice([-1, 1]) * rng.uniform(*background_hue_shift)
-    bg_colours = _class_colours(rng, look, hue_offset)
+    bg_colours = _class_colours(rng, look)
+    shift = rng.uniform(-1, 1, size=3).astype(np.float32)
+    bg_colours = bg_colours + shift * rng.uniform(*colour_shift) / (np.abs(shift).max() + 1e-6)
     bg_kind = PATTERN_KINDS[rng.integers(len(PATTERN_KINDS))]
     bg_angle = rng.uniform(0, np.pi)
     period = max(3.0, look.period_scale * short * rng.uniform(0.85, 1.15))
@@ -212,7 +214,7 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
 
 def render_object_crop(rng: np.random.Generator, look: Union[ClassAppearance, str],
                        crop: int = 64, scene: int = 192,
-                       background_hue_shift: Tuple[float, float] = (5.0, 10.0)) -> np.ndarray:
+                       colour_shift: Tuple[float, float] = (12.0, 24.0)) -> np.ndarray:
     """A picture of one object: a ``crop`` x ``crop`` window around the object of a
     ``scene`` x ``scene`` scene (same pixel scale as the scenes the model later sees).
 
@@ -223,12 +225,12 @@ def render_object_crop(rng: np.random.Generator, look: Union[ClassAppearance, st
         look (ClassAppearance | str): The class's appearance, or its name.
         crop (int): Output side in pixels. Default: 64.
         scene (int): Side of the scene it is cut from. Default: 192.
-        background_hue_shift (tuple[float, float]): As in :func:`render_sample`.
+        colour_shift (tuple[float, float]): As in :func:`render_sample`.
 
     Returns:
         np.ndarray: ``(crop, crop, 3)`` uint8 BGR.
     """
-    image, mask = render_sample(rng, (scene, scene), look, background_hue_shift)
+    image, mask = render_sample(rng, (scene, scene), look, colour_shift)
     ys, xs = np.nonzero(mask)
     cy, cx = int(ys.mean()), int(xs.mean())
     top = int(np.clip(cy - crop // 2, 0, scene - crop))
@@ -253,7 +255,7 @@ def make_synthetic_ovcamo(out_dir: str,
                           seed: int = 0,
                           size_jitter: float = 0.25,
                           size_jitter_prob: float = 0.3,
-                          background_hue_shift: Tuple[float, float] = (5.0, 10.0),
+                          colour_shift: Tuple[float, float] = (12.0, 24.0),
                           jpeg_quality: int = 92) -> Dict:
     """Write a synthetic dataset in the official OVCamo layout.
 
@@ -274,8 +276,8 @@ def make_synthetic_ovcamo(out_dir: str,
             factor in ``[1 - size_jitter, 1 + size_jitter]``. Defaults to 0.25.
         size_jitter_prob (float): Fraction of images whose size is jittered. 0 gives every
             image the base size. Defaults to 0.3.
-        background_hue_shift (tuple[float, float]): Hue distance between an object and its
-            background (see :func:`render_sample`); larger is easier. Defaults to (5, 10).
+        colour_shift (tuple[float, float]): The background's colour shift against the object
+            in grey levels (see :func:`render_sample`); larger is easier. Defaults to (12, 24).
         jpeg_quality (int): JPEG quality of the images. Defaults to 92.
 
     Returns:
@@ -304,7 +306,7 @@ def make_synthetic_ovcamo(out_dir: str,
                 h = int(round(h * rng.uniform(1 - size_jitter, 1 + size_jitter)))
                 w = int(round(w * rng.uniform(1 - size_jitter, 1 + size_jitter)))
             image, mask = render_sample(rng, (h, w), class_appearance(name),
-                                        background_hue_shift)
+                                        colour_shift)
             uid = f'SYN_{split}_{_slug(name)}_{index:05d}'
             _write(osp.join(out_dir, split, 'image', uid + '.jpg'),
                    cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1])

@@ -19,7 +19,7 @@ from mmseg_baclip.synthetic_world import (CLIP_FILE, WorldSettings, build_synthe
                                           heldout_zero_shot)
 
 # Small enough for CI; still all 75 classes.
-SMALL = WorldSettings(num_train=4, num_test=3, image_size=64, pretrain_per_class=2,
+SMALL = WorldSettings(num_train=4, num_test=3, image_size=64, pretrain_per_class=2, crop_size=64,
                       heldout_per_class=1, pretrain_steps=2)
 
 

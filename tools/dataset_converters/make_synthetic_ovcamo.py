@@ -27,10 +27,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='random seed (0)')
     parser.add_argument('--size-jitter-prob', type=float, default=0.3,
                         help='fraction of images with another size than --size (0.3)')
-    parser.add_argument('--background-hue-shift', type=float, nargs=2, default=(5.0, 10.0),
+    parser.add_argument('--colour-shift', type=float, nargs=2, default=(12.0, 24.0),
                         metavar=('LO', 'HI'),
-                        help='hue distance of object and background (OpenCV units, 180 = full '
-                        'circle); larger is easier (5 10)')
+                        help='background colour shift against the object in grey levels; larger is '
+                        'easier (12 24)')
     return parser.parse_args(argv)
 
 
@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = make_synthetic_ovcamo(
         args.out, num_train=args.num_train, num_test=args.num_test, size=tuple(args.size),
         seed=args.seed, size_jitter_prob=args.size_jitter_prob,
-        background_hue_shift=tuple(args.background_hue_shift))
+        colour_shift=tuple(args.colour_shift))
     seconds = time.perf_counter() - start
     per_class = summary['samples_per_class']
     print(f'Wrote {summary["num_train"]} train samples ({len(per_class["train"])} classes) and '
