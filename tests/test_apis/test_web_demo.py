@@ -84,8 +84,16 @@ def test_resize_to_max_side_keeps_the_aspect_and_says_so():
     assert same is small and note == ''
 
 
-def test_list_test_images(tiny_assets, tmp_path):
-    assert list_test_images(tiny_assets.cfg) == tiny_assets.test_images
+def test_list_test_images(tmp_path):
+    # its own tree: other tests may edit the shared assets' files (bad-input cases)
+    from mmseg_baclip.datasets import make_synthetic_ovcamo
+    root = str(tmp_path / 'ovcamo')
+    make_synthetic_ovcamo(root, num_train=1, num_test=3, size=(32, 32), seed=0)
+    expected = sorted(osp.join(root, 'test', 'image', f)
+                      for f in os.listdir(osp.join(root, 'test', 'image')))
+    own = Config(dict(test_dataloader=dict(dataset=dict(
+        type='OVCamoDataset', data_root=root, split='test'))))
+    assert list_test_images(own) == expected and len(expected) == 3
     cfg = Config(dict(test_dataloader=dict(dataset=dict(
         type='OVCamoDataset', data_root=str(tmp_path / 'missing'), split='test'))))
     assert list_test_images(cfg) == []

@@ -38,7 +38,7 @@ def test_every_ovcamo_class_has_its_own_colour():
 
 
 def test_objects_wear_their_class_colour_and_stay_camouflaged():
-    """The object's mean hue is its class's; the background is close but not equal."""
+    """The object's mean hue is its class's; the background is near it (colour-shifted)."""
     import cv2
     for name in OVCAMO_TEST_CLASSES[:10]:
         look = class_appearance(name)
@@ -53,7 +53,7 @@ def test_objects_wear_their_class_colour_and_stay_camouflaged():
         def hue_gap(a, b):
             return min(abs(a - b), 180 - abs(a - b))
         assert hue_gap(mean_hue(fg), look.hue) < 4, name
-        assert hue_gap(mean_hue(bg), look.hue) < 14, name
+        assert hue_gap(mean_hue(bg), look.hue) < 25, name  # shifted, but near its habitat
         assert np.abs(image[fg].mean(0) - image[bg].mean(0)).max() < 60  # camouflaged
 
 
