@@ -63,6 +63,13 @@ def _read_bytes(path: str, backend_args: Optional[dict]) -> bytes:
     return fileio.get(path, backend_args=backend_args)
 
 
+def _existence_only(path: str, mode: str, backend_args: Optional[dict]) -> Optional[FileCheck]:
+    """The result when no decoding is needed: a missing file, or ``mode == 'none'``; else None."""
+    if not fileio.exists(path, backend_args=backend_args):
+        return FileCheck('file not found')
+    return FileCheck(None) if mode == 'none' else None
+
+
 def inspect_image_file(path: str, verify: Union[bool, str] = True,
                        backend_args: Optional[dict] = None) -> FileCheck:
     """Check that an image exists and can be read; get its (oriented) size.
@@ -76,10 +83,9 @@ def inspect_image_file(path: str, verify: Union[bool, str] = True,
         FileCheck: ``problem`` is ``'file not found'``, ``'cannot be read (...)'`` or None.
     """
     mode = normalize_verify_mode(verify)
-    if not fileio.exists(path, backend_args=backend_args):
-        return FileCheck('file not found')
-    if mode == 'none':
-        return FileCheck(None)
+    unchecked = _existence_only(path, mode, backend_args)
+    if unchecked is not None:
+        return unchecked
     try:
         data = _read_bytes(path, backend_args)
         with Image.open(io.BytesIO(data)) as img:
@@ -119,11 +125,9 @@ def inspect_mask_file(path: str, verify: Union[bool, str] = True,
         FileCheck: ``problem`` is ``'file not found'``, ``'cannot be read (...)'``,
         ``'ambiguous: ...'`` or None.
     """
-    mode = normalize_verify_mode(verify)
-    if not fileio.exists(path, backend_args=backend_args):
-        return FileCheck('file not found')
-    if mode == 'none':
-        return FileCheck(None)
+    unchecked = _existence_only(path, normalize_verify_mode(verify), backend_args)
+    if unchecked is not None:
+        return unchecked
     try:
         reading = read_mask(_read_bytes(path, backend_args))
     except Exception as e:  # noqa: BLE001 - any decoder error means "unreadable"; we report it

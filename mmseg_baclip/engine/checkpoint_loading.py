@@ -20,9 +20,10 @@ Third-party weights (open_clip, SAM) are loaded by the model's ``init_weights`` 
 Every path ends in the same loader, :func:`load_checkpoint_file`:
 
 * a local file is loaded directly;
-* an ``http://`` / ``https://`` address is first resolved to its file in torch.hub's cache
-  (``<torch.hub.get_dir()>/checkpoints/<file name>``, downloaded there when absent, as
-  ``torch.hub.load_state_dict_from_url`` would), and that file is loaded like a local one.
+* an ``http://`` / ``https://`` address is resolved to its file in torch.hub's cache
+  (``<torch.hub.get_dir()>/checkpoints/<file name>``, where ``torch.hub`` and mmengine put
+  downloads), and that file is loaded like a local one; nothing is downloaded, a missing file
+  is an error saying where to put it.
   mmengine's own http loader is *not* used: it calls torch.hub, which passes
   ``weights_only=False`` explicitly;
 * any other mmengine scheme (``s3://``, ``open-mmlab://``...) runs its loader with every
@@ -31,7 +32,6 @@ Every path ends in the same loader, :func:`load_checkpoint_file`:
 import contextlib
 import functools
 import logging
-import os
 import os.path as osp
 import pickle
 import re
@@ -42,7 +42,6 @@ from typing import Any, Callable, Iterator, Optional
 from urllib.parse import urlparse
 
 import torch
-from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -81,25 +80,24 @@ def _refusal_message(filename: str, error: Exception) -> str:
             '--unsafe-load.')
 
 
-def resolve_checkpoint_url(url: str, model_dir: Optional[str] = None,
-                           progress: bool = False) -> str:
-    """The local file of a checkpoint URL in torch.hub's cache, downloaded if absent.
+def resolve_checkpoint_url(url: str, model_dir: Optional[str] = None) -> str:
+    """The local file of a checkpoint URL in torch.hub's cache. Nothing is downloaded.
 
     The cache layout is torch.hub's (``<model_dir>/<last part of the URL path>``), so a file
-    that ``torch.hub.load_state_dict_from_url`` or mmengine cached before is found again. In a
-    distributed run only rank 0 downloads; the others wait for it.
+    that ``torch.hub.load_state_dict_from_url`` or mmengine cached before is found again. A URL
+    whose file is not there is an error saying where to put it: weights are never fetched at
+    run time.
 
     Args:
         url (str): An ``http://`` or ``https://`` address.
         model_dir (str, optional): Cache folder. Default: ``<torch.hub.get_dir()>/checkpoints``.
-        progress (bool): Show a download progress bar. Default: False.
 
     Returns:
         str: Path of the cached file (nothing is unpickled here).
 
     Raises:
         ValueError: ``url`` has no file name.
-        RuntimeError: The file is not cached and could not be downloaded.
+        FileNotFoundError: The file is not in the cache.
     """
     if model_dir is None:
         model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
@@ -107,17 +105,11 @@ def resolve_checkpoint_url(url: str, model_dir: Optional[str] = None,
     if not file_name:
         raise ValueError(f'Checkpoint URL {url!r} does not end in a file name.')
     cached = osp.join(model_dir, file_name)
-    rank, world_size = get_dist_info()
-    if rank == 0 and not osp.isfile(cached):
-        os.makedirs(model_dir, exist_ok=True)
-        print_log(f'Downloading checkpoint {url} to {cached}', logger='current')
-        try:
-            torch.hub.download_url_to_file(url, cached, progress=progress)
-        except Exception as error:  # urllib raises many types; re-raise with the address
-            raise RuntimeError(f'Could not download the checkpoint {url!r} to {cached!r}: '
-                               f'{error}. Download it by hand and give the local path.') from error
-    if world_size > 1:
-        barrier()
+    if not osp.isfile(cached):
+        raise FileNotFoundError(
+            f'Checkpoint URL {url!r}: no local copy at {cached!r}, and mmseg_baclip does not '
+            'download weights at run time. Download the file by hand and give its local path '
+            f'(or put it at {cached!r}).')
     return cached
 
 

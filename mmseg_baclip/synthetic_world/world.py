@@ -14,7 +14,6 @@ Layout under ``root`` (cached; rebuilt only when missing or built with other set
     root/clip/open_clip_pytorch_model.bin   the pretrained tiny CLIP (open_clip state dict)
     root/world.json                         settings, zero-shot accuracies, file digest, timings
 """
-import hashlib
 import json
 import os
 import os.path as osp
@@ -26,6 +25,7 @@ import torch
 
 from ..datasets.class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 from ..datasets.synthetic import make_synthetic_ovcamo
+from ..utils.file_fingerprint import file_sha256
 from .clip_pretraining import (_HELDOUT_STREAM, _PRETRAIN_STREAM, pretrain_clip, render_crops,
                                to_clip_input, zero_shot_accuracy)
 
@@ -63,14 +63,6 @@ class WorldSettings:
     heldout_per_class: int = 8
     pretrain_steps: int = 150
     pretrain_lr: float = 2e-3
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_world_manifest(root: str) -> Optional[Dict]:
@@ -154,7 +146,7 @@ def build_synthetic_world(root: str, settings: WorldSettings = WorldSettings(),
     os.replace(clip_file + '.tmp', clip_file)
     accuracy = heldout_zero_shot(clip_file, settings)
     manifest = dict(settings=asdict(settings), data_root=data_root, clip_checkpoint=clip_file,
-                    clip_sha256=sha256_of(clip_file), pretrain_loss=log, **accuracy,
+                    clip_sha256=file_sha256(clip_file), pretrain_loss=log, **accuracy,
                     seconds=round(time.perf_counter() - start, 1))
     with open(osp.join(root, MANIFEST), 'w', encoding='utf-8') as f:
         json.dump(manifest, f, indent=1)

@@ -168,10 +168,15 @@ def test_checkpoint_url_in_hub_cache_loads(trained, tmp_path, monkeypatch):
     assert from_url == local
 
 
-def test_uncached_url_without_network_names_the_address(tmp_path, monkeypatch):
+def test_uncached_url_is_not_downloaded_and_names_the_address(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError('a download was attempted')
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', no_download)
     url = 'https://nonexistent.invalid/x/model.pth'
-    with pytest.raises(RuntimeError, match='nonexistent.invalid'):
+    with pytest.raises(FileNotFoundError, match='nonexistent.invalid.*does not download'):
         load_checkpoint_file(url)
 
 
