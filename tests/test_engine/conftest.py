@@ -5,10 +5,15 @@ import torch
 from mmseg_baclip.datasets import make_synthetic_ovcamo
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope='module', autouse=True)
 def one_thread():
     """The tiny models are fastest (and timing-stable on a shared machine) with one thread:
-    OpenMP workers spin-waiting for busy cores make them 10-100x slower."""
+    OpenMP workers spin-waiting for busy cores make them 10-100x slower.
+
+    Module-scoped, so that it is in force before the module-scoped fixtures too: a reference
+    computed by a module fixture with two threads and compared with a test's one-thread result
+    differs in the last float bits (another reduction order), as CI saw on an AVX-512 machine.
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

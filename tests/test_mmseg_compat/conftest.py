@@ -13,9 +13,10 @@ from test_engine.engine_test_utils import tiny_cfg, write_cfg
 from test_mmseg_compat.compat_test_utils import keep_only_test_split, run_upstream_tool
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope='module', autouse=True)
 def one_thread():
-    """The tiny models are fastest with one thread on a shared machine."""
+    """The tiny models are fastest with one thread on a shared machine. Module-scoped, so that
+    the module fixtures run under it too (see ``tests/test_engine/conftest.py``)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
