@@ -1,14 +1,13 @@
 """A synthetic OVCamo-like dataset, written in exactly the official layout.
 
-Each image is a camouflage-like scene: a background and one or two objects, both textured from
-the same procedural family (stripes, streaks or blobs in an earthy two-colour palette). The
-object differs from the background by a real but modest cue: its pattern is rotated by 45-90
-degrees, its period scaled by 1.6-2.4x, its pattern contrast lowered to 45-75% and its colours
-shifted by 10-24 grey levels (most-changed channel). A linear-ish probe on a frozen, randomly
-initialised ConvNeXt-atto reaches roughly 0.25-0.3 test IoU in seconds: learnable, not solved.
-Objects have soft irregular outlines (a random smooth polar contour, blurred when blended),
-varied sizes and positions, and some images have another size than the rest. The mask is the
-hard outline.
+Each image is a camouflage-like scene of one class: one or two objects wearing the class's look
+(:mod:`~mmseg_baclip.datasets.synthetic_appearance`: colour, pattern family and scale, outline
+statistics) in a background of nearly the same colours. The object differs from the background by
+real but modest cues that do not depend on the class (see :func:`render_sample`): a random pattern
+family, period and orientation, a lower pattern contrast, and a colour shift whose range is a
+parameter (``colour_shift``). Objects have soft irregular outlines (a random smooth polar
+contour, blurred when blended), varied sizes and positions, and some images have another size
+than the rest. The mask is the hard outline.
 
 Everything is deterministic for a seed (the same bytes on the same OpenCV build), uses numpy and
 OpenCV only, and takes about 25 ms per 384x384 image on one core.

@@ -32,7 +32,8 @@ _PRETRAIN_STREAM, _HELDOUT_STREAM = 3, 4  # seed streams; 1 and 2 are the OVCamo
 
 
 def render_crops(class_names: Sequence[str], per_class: int, seed: int, stream: int,
-                 crop: int = 64, scene: int = 192, progress: bool = False
+                 crop: int = 64, scene: int = 192,
+                 colour_shift: Tuple[float, float] = (12.0, 24.0), progress: bool = False
                  ) -> Tuple[np.ndarray, np.ndarray]:
     """Render object pictures of every class.
 
@@ -43,6 +44,8 @@ def render_crops(class_names: Sequence[str], per_class: int, seed: int, stream: 
         stream (int): Seed stream (pretraining 3, held-out 4).
         crop (int): Picture side. Default: 64.
         scene (int): Side of the scene each picture is cut from. Default: 192.
+        colour_shift (tuple[float, float]): The background's colour shift in those scenes
+            (see :func:`~mmseg_baclip.datasets.synthetic.render_sample`).
         progress (bool): Show a progress bar.
 
     Returns:
@@ -53,7 +56,8 @@ def render_crops(class_names: Sequence[str], per_class: int, seed: int, stream: 
     for label, name in enumerate(class_names):
         for i in range(per_class):
             rng = np.random.default_rng([seed, stream, label, i])
-            bgr = render_object_crop(rng, name, crop=crop, scene=scene)
+            bgr = render_object_crop(rng, name, crop=crop, scene=scene,
+                                     colour_shift=colour_shift)
             images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             labels.append(label)
             if bar is not None:
@@ -80,8 +84,23 @@ def _random_dihedral(x: Tensor, generator: torch.Generator) -> Tensor:
     return torch.stack(out)
 
 
+def _random_window(x: Tensor, sizes: Optional[Sequence[int]],
+                   generator: torch.Generator) -> Tensor:
+    """A window of one side drawn from ``sizes``, at a random place in each picture."""
+    if not sizes:
+        return x
+    side = int(sizes[int(torch.randint(len(sizes), (1, ), generator=generator))])
+    span = x.shape[-1] - side + 1
+    if span < 1:
+        raise ValueError(f'window side {side} is larger than the pictures ({x.shape[-1]})')
+    offsets = torch.randint(span, (x.shape[0], 2), generator=generator).tolist()
+    return torch.stack([img[:, top:top + side, left:left + side]
+                        for img, (top, left) in zip(x, offsets)])
+
+
 def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarray,
                   labels: np.ndarray, steps: int = 150, lr: float = 2e-3, seed: int = 0,
+                  window_sizes: Optional[Sequence[int]] = None,
                   progress: bool = False) -> Tuple[torch.nn.Module, Dict]:
     """Train an open_clip model from scratch on (picture, caption) pairs.
 
@@ -95,6 +114,11 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
             initial weights, a control). Default: 150.
         lr (float): AdamW peak learning rate (warm-up 10%, cosine to 0). Default: 2e-3.
         seed (int): Seeds the weights, the sampling and the captions.
+        window_sizes (Sequence[int], optional): Each step cuts a window of one of these sides
+            (drawn per step) at a random place of every picture. Varying the side varies the
+            size of the last feature map, so that the image features do not depend on one map
+            size (trained on one size, zero-shot recognition on the larger test images was
+            erratic). None: whole pictures.
         progress (bool): Show a progress bar.
 
     Returns:
@@ -120,7 +144,8 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
     for step in range(steps):
         picks = [int(idx[torch.randint(len(idx), (1, ), generator=generator)])
                  for idx in by_class]  # one picture per class
-        batch = _random_dihedral(inputs[picks], generator)
+        batch = _random_dihedral(_random_window(inputs[picks], window_sizes, generator),
+                                 generator)
         template_ids = torch.randint(len(PRETRAIN_TEMPLATES), (len(class_names), ),
                                      generator=generator).tolist()
         captions = [PRETRAIN_TEMPLATES[t].format(n) for t, n in zip(template_ids, class_names)]

@@ -19,7 +19,7 @@ import os
 import os.path as osp
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -43,12 +43,18 @@ class WorldSettings:
         num_train (int): Training images of the OVCamo-layout tree (14 classes).
         num_test (int): Test images (61 classes, round-robin).
         image_size (int): Base side of those images.
+        colour_shift_min, colour_shift_max (float): Range of the background's colour shift
+            against the object's class colours, in grey levels (most-changed channel), in the
+            tree and in the pretraining pictures alike
+            (:func:`~mmseg_baclip.datasets.synthetic.render_sample`).
         clip_model (str): open_clip model name of the tiny CLIP.
         pretrain_per_class (int): Pretraining pictures per class (75 classes).
         crop_size (int): Side of those pictures, cut without resizing from 192x192 scenes (the
             pixel scale BaCLIP's 192x192 inputs have); 96 keeps a 3x3 stride-32 map, which
             transfers to 192x192 inputs, where 64 (2x2) did not (zero-shot with ground-truth
             masks at 192: 0.10 against 0.39 on 64-px pictures).
+        pretrain_windows (tuple[int, ...]): Window sides cut from those pictures at each
+            pretraining step (see :func:`pretrain_clip`); empty: whole pictures.
         heldout_per_class (int): Held-out pictures per class for the zero-shot check.
         pretrain_steps (int): Contrastive steps (75 pairs each).
         pretrain_lr (float): Peak learning rate.
@@ -57,12 +63,24 @@ class WorldSettings:
     num_train: int = 200
     num_test: int = 122
     image_size: int = 384
+    colour_shift_min: float = 12.0
+    colour_shift_max: float = 24.0
     clip_model: str = 'convnext_atto_baclip_tiny'
     pretrain_per_class: int = 30
     crop_size: int = 96
+    pretrain_windows: Tuple[int, ...] = ()
     heldout_per_class: int = 8
     pretrain_steps: int = 150
     pretrain_lr: float = 2e-3
+
+
+def _colour_shift(settings: WorldSettings) -> Tuple[float, float]:
+    return settings.colour_shift_min, settings.colour_shift_max
+
+
+def _as_json(settings: WorldSettings) -> Dict:
+    """The settings as the manifest stores them (tuples become lists)."""
+    return json.loads(json.dumps(asdict(settings)))
 
 
 def load_world_manifest(root: str) -> Optional[Dict]:
@@ -88,7 +106,8 @@ def heldout_zero_shot(clip_file: str, settings: WorldSettings) -> Dict[str, floa
     from ..models.backbones import OpenCLIPConvNeXt
     from ..models.text_encoders import OpenCLIPTextEncoder
     images, labels = render_crops(CLASS_NAMES, settings.heldout_per_class, settings.seed,
-                                  _HELDOUT_STREAM, crop=settings.crop_size)
+                                  _HELDOUT_STREAM, crop=settings.crop_size,
+                                  colour_shift=_colour_shift(settings))
     tower = OpenCLIPConvNeXt(settings.clip_model, checkpoint=clip_file)
     tower.init_weights()
     text = OpenCLIPTextEncoder(settings.clip_model, checkpoint=clip_file)
@@ -120,7 +139,7 @@ def build_synthetic_world(root: str, settings: WorldSettings = WorldSettings(),
         the held-out zero-shot accuracies, ``pretrain_loss`` and ``seconds``.
     """
     manifest = load_world_manifest(root)
-    if not force and manifest is not None and manifest.get('settings') == asdict(settings):
+    if not force and manifest is not None and manifest.get('settings') == _as_json(settings):
         if progress:
             print(f'[world] using the cached synthetic world in {root}')
         return manifest
@@ -130,22 +149,25 @@ def build_synthetic_world(root: str, settings: WorldSettings = WorldSettings(),
     say(f'[world] 1/3 OVCamo-layout tree: {settings.num_train} train images (14 classes), '
         f'{settings.num_test} test images (61 classes) -> {data_root}')
     make_synthetic_ovcamo(data_root, num_train=settings.num_train, num_test=settings.num_test,
-                          size=(settings.image_size, settings.image_size), seed=settings.seed)
+                          size=(settings.image_size, settings.image_size), seed=settings.seed,
+                          colour_shift=_colour_shift(settings))
     say(f'[world] 2/3 rendering {settings.pretrain_per_class} pretraining pictures of each of '
         f'the 75 classes (their own seed stream, not the tree above)')
     images, labels = render_crops(CLASS_NAMES, settings.pretrain_per_class, settings.seed,
-                                  _PRETRAIN_STREAM, crop=settings.crop_size, progress=progress)
+                                  _PRETRAIN_STREAM, crop=settings.crop_size,
+                                  colour_shift=_colour_shift(settings), progress=progress)
     say(f'[world] 3/3 contrastive pretraining of the tiny CLIP ({settings.clip_model}), '
         f'{settings.pretrain_steps} steps of 75 image-caption pairs')
     model, log = pretrain_clip(settings.clip_model, CLASS_NAMES, images, labels,
                                steps=settings.pretrain_steps, lr=settings.pretrain_lr,
-                               seed=settings.seed, progress=progress)
+                               seed=settings.seed, window_sizes=settings.pretrain_windows,
+                               progress=progress)
     clip_file = osp.join(root, CLIP_FILE)
     os.makedirs(osp.dirname(clip_file), exist_ok=True)
     torch.save(model.state_dict(), clip_file + '.tmp')
     os.replace(clip_file + '.tmp', clip_file)
     accuracy = heldout_zero_shot(clip_file, settings)
-    manifest = dict(settings=asdict(settings), data_root=data_root, clip_checkpoint=clip_file,
+    manifest = dict(settings=_as_json(settings), data_root=data_root, clip_checkpoint=clip_file,
                     clip_sha256=file_sha256(clip_file), pretrain_loss=log, **accuracy,
                     seconds=round(time.perf_counter() - start, 1))
     with open(osp.join(root, MANIFEST), 'w', encoding='utf-8') as f:

@@ -20,7 +20,7 @@ from mmseg_baclip.synthetic_world import (CLIP_FILE, WorldSettings, build_synthe
 
 # Small enough for CI; still all 75 classes.
 SMALL = WorldSettings(num_train=4, num_test=3, image_size=64, pretrain_per_class=2, crop_size=64,
-                      heldout_per_class=1, pretrain_steps=2)
+                      pretrain_windows=(48, 64), heldout_per_class=1, pretrain_steps=2)
 
 
 def all_files(root):
@@ -60,6 +60,26 @@ def test_objects_wear_their_class_colour_and_stay_camouflaged():
 def test_object_crop_is_mostly_object():
     crop = render_object_crop(np.random.default_rng(1), 'owl', crop=32, scene=96)
     assert crop.shape == (32, 32, 3) and crop.dtype == np.uint8
+
+
+def test_pretraining_windows_vary_in_size_and_place_and_are_cut_from_the_pictures():
+    from mmseg_baclip.synthetic_world.clip_pretraining import _random_window
+    pictures = torch.arange(4 * 3 * 8 * 8, dtype=torch.float32).view(4, 3, 8, 8)
+    generator = torch.Generator().manual_seed(0)
+    sides, places = set(), set()
+    for _ in range(20):
+        windows = _random_window(pictures, (4, 6), generator)
+        side = windows.shape[-1]
+        sides.add(side)
+        assert windows.shape == (4, 3, side, side)
+        for picture, window in zip(pictures, windows):
+            top, left = divmod(int(window[0, 0, 0] - picture[0, 0, 0]), 8)
+            places.add((top, left))
+            assert torch.equal(window, picture[:, top:top + side, left:left + side])
+    assert sides == {4, 6} and len(places) > 4
+    assert _random_window(pictures, (), generator) is pictures  # no windows: whole pictures
+    with pytest.raises(ValueError, match='window side 9'):
+        _random_window(pictures, (9, ), generator)
 
 
 # ------------------------------------------------------------------------------ the world
@@ -132,6 +152,7 @@ def test_pretrained_clip_recognises_held_out_pictures(tmp_path, pretrained):
     """Above chance after a short pretraining; the untrained control stays near chance, so the
     check can fail."""
     settings = replace(SMALL, pretrain_per_class=6, heldout_per_class=2,
+                       pretrain_windows=WorldSettings().pretrain_windows,  # as the demo's
                        pretrain_steps=40 if pretrained else 0)
     manifest = build_synthetic_world(str(tmp_path), settings, progress=False)
     accuracy = heldout_zero_shot(manifest['clip_checkpoint'], settings)

@@ -28,7 +28,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='training images (14 classes)')
     parser.add_argument('--num-test', type=int, default=defaults.num_test,
                         help='test images (61 classes, round-robin)')
+    parser.add_argument('--colour-shift', type=float, nargs=2, metavar=('MIN', 'MAX'),
+                        default=(defaults.colour_shift_min, defaults.colour_shift_max),
+                        help="range of the background's colour shift against the object, in "
+                        'grey levels (larger: easier to segment)')
     parser.add_argument('--pretrain-per-class', type=int, default=defaults.pretrain_per_class)
+    parser.add_argument('--crop-size', type=int, default=defaults.crop_size,
+                        help='side of the pretraining pictures')
+    parser.add_argument('--pretrain-windows', type=int, nargs='*',
+                        default=list(defaults.pretrain_windows),
+                        help='window sides cut from the pictures at each pretraining step')
     parser.add_argument('--pretrain-steps', type=int, default=defaults.pretrain_steps)
     parser.add_argument('--force', action='store_true', help='rebuild even if cached')
     return parser.parse_args(argv)
@@ -37,7 +46,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     settings = WorldSettings(seed=args.seed, num_train=args.num_train, num_test=args.num_test,
+                             colour_shift_min=args.colour_shift[0],
+                             colour_shift_max=args.colour_shift[1],
                              pretrain_per_class=args.pretrain_per_class,
+                             crop_size=args.crop_size,
+                             pretrain_windows=tuple(args.pretrain_windows),
                              pretrain_steps=args.pretrain_steps)
     manifest = build_synthetic_world(args.out, settings, force=args.force)
     print(f'[world] data_root={manifest["data_root"]} '
