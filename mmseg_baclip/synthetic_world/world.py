@@ -50,9 +50,11 @@ class WorldSettings:
         clip_model (str): open_clip model name of the tiny CLIP.
         pretrain_per_class (int): Pretraining pictures per class (75 classes).
         crop_size (int): Side of those pictures, cut without resizing from 192x192 scenes (the
-            pixel scale BaCLIP's 192x192 inputs have); 96 keeps a 3x3 stride-32 map, which
-            transfers to 192x192 inputs, where 64 (2x2) did not (zero-shot with ground-truth
-            masks at 192: 0.10 against 0.39 on 64-px pictures).
+            pixel scale BaCLIP's 192x192 inputs have); 96 gives a 3x3 stride-32 map. With the
+            default colour shift a CLIP trained on it transfers to 192x192 inputs (zero-shot
+            with ground-truth masks 0.46), where 64 (2x2) did not (0.10); with larger shifts
+            96 did not transfer either, unless with ``pretrain_windows``
+            (``docs/synthetic_world_settings.md``).
         pretrain_windows (tuple[int, ...]): Window sides cut from those pictures at each
             pretraining step (see :func:`pretrain_clip`); empty: whole pictures.
         heldout_per_class (int): Held-out pictures per class for the zero-shot check.
