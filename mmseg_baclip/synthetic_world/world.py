@@ -65,14 +65,14 @@ class WorldSettings:
     num_train: int = 200
     num_test: int = 122
     image_size: int = 384
-    colour_shift_min: float = 12.0
-    colour_shift_max: float = 24.0
+    colour_shift_min: float = 30.0
+    colour_shift_max: float = 50.0
     clip_model: str = 'convnext_atto_baclip_tiny'
     pretrain_per_class: int = 30
-    crop_size: int = 96
-    pretrain_windows: Tuple[int, ...] = ()
+    crop_size: int = 128
+    pretrain_windows: Tuple[int, ...] = (96, 128)
     heldout_per_class: int = 8
-    pretrain_steps: int = 150
+    pretrain_steps: int = 400
     pretrain_lr: float = 2e-3
 
 

@@ -152,8 +152,8 @@ def test_pretrained_clip_recognises_held_out_pictures(tmp_path, pretrained):
     """Above chance after a short pretraining; the untrained control stays near chance, so the
     check can fail."""
     settings = replace(SMALL, pretrain_per_class=6, heldout_per_class=2,
-                       pretrain_windows=WorldSettings().pretrain_windows,  # as the demo's
-                       pretrain_steps=40 if pretrained else 0)
+                       pretrain_windows=(56, 64),  # varying windows, as the demo's
+                       pretrain_steps=60 if pretrained else 0)
     manifest = build_synthetic_world(str(tmp_path), settings, progress=False)
     accuracy = heldout_zero_shot(manifest['clip_checkpoint'], settings)
     assert accuracy == {k: manifest[k] for k in accuracy}
