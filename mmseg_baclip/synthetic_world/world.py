@@ -50,13 +50,13 @@ class WorldSettings:
         clip_model (str): open_clip model name of the tiny CLIP.
         pretrain_per_class (int): Pretraining pictures per class (75 classes).
         crop_size (int): Side of those pictures, cut without resizing from 192x192 scenes (the
-            pixel scale BaCLIP's 192x192 inputs have); 96 gives a 3x3 stride-32 map. With the
-            default colour shift a CLIP trained on it transfers to 192x192 inputs (zero-shot
-            with ground-truth masks 0.46), where 64 (2x2) did not (0.10); with larger shifts
-            96 did not transfer either, unless with ``pretrain_windows``
-            (``docs/synthetic_world_settings.md``).
+            pixel scale BaCLIP's 192x192 inputs have).
         pretrain_windows (tuple[int, ...]): Window sides cut from those pictures at each
-            pretraining step (see :func:`pretrain_clip`); empty: whole pictures.
+            pretraining step (see :func:`pretrain_clip`); empty: whole pictures. Pictures of
+            one size (96 px, a 3x3 stride-32 map) gave a CLIP whose zero-shot recognition on
+            192x192 inputs was erratic (0.46 with ground-truth masks at a colour shift of
+            12-24, 0.03 at 30-50); windows of 96 or 128 px made it hold
+            (``docs/synthetic_world_settings.md``).
         heldout_per_class (int): Held-out pictures per class for the zero-shot check.
         pretrain_steps (int): Contrastive steps (75 pairs each).
         pretrain_lr (float): Peak learning rate.
