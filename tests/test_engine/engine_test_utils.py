@@ -59,7 +59,10 @@ def tiny_cfg(data_root: str, work_dir: str, *, loop: str = 'iter', max_iters: in
                                 by_epoch=by_epoch, begin=0, end=total,
                                 convert_to_iter_based=by_epoch)]
     cfg.log_processor = dict(by_epoch=by_epoch)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1, log_metric_by_epoch=by_epoch)
+    # The shipped configs' logger (rank 0 alone writes the test-metrics JSON; with mmengine's
+    # LoggerHook two ranks write it at once and can leave it corrupt).
+    cfg.default_hooks.logger = dict(type='RankZeroLoggerHook', interval=1,
+                                    log_metric_by_epoch=by_epoch)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=by_epoch,
                                         interval=interval, max_keep_ckpts=-1, save_best=None)
     if not val:
