@@ -24,3 +24,25 @@ def tiny_baclip_cfg(**overrides) -> dict:
                          prompt_heads=4))
     cfg.update(overrides)
     return cfg
+
+
+def write_large_png(path, width: int, height: int) -> str:
+    """A real, decodable all-black 8-bit grayscale PNG of ``width x height`` that is tiny on
+    disk (20000 x 20000: about 400 KB), written row by row without holding the image."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+
+    compressor, row, parts = zlib.compressobj(9), bytes(width + 1), []  # filter byte + pixels
+    for _ in range(height):
+        parts.append(compressor.compress(row))
+    parts.append(compressor.flush())
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n')
+        f.write(chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0)))
+        f.write(chunk(b'IDAT', b''.join(parts)))
+        f.write(chunk(b'IEND', b''))
+    return str(path)

@@ -14,7 +14,11 @@ predicted class, its score and the top-5 classes with their probabilities. An im
 cannot be read is reported (and listed under ``failed`` in results.json) while the others
 run; the exit status is then 1. A checkpoint that is empty, truncated or holds NaN/Inf weights
 is refused (naming the file or the tensors), and results.json is strict JSON: a non-finite
-score stops the tool naming the entry instead of writing ``NaN``.
+score stops the tool naming the entry instead of writing ``NaN``. ``--out`` is checked before
+the model is built (an existing file, a folder below a file, no permission: an error naming
+it). Class names follow the project's rule (printable, no ``/`` or ``\\``, at most 128 bytes,
+no name twice ignoring case); images above the pixel limit (120 MP, ``BACLIP_MAX_IMAGE_PIXELS``
+raises it) are refused before they are decoded.
 """
 import argparse
 import json
@@ -32,6 +36,8 @@ from mmseg_baclip.apis import (IMAGE_EXTENSIONS, OVCOSInferencer,  # noqa: E402
                                parse_vocabulary_list, read_vocabulary_file)
 from mmseg_baclip.engine import UnsafeCheckpointError  # noqa: E402
 from mmseg_baclip.models.text_encoders.prompt_templates import get_templates  # noqa: E402
+from mmseg_baclip.utils.output_paths import (check_output_dir,  # noqa: E402
+                                             check_output_file)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -90,10 +96,24 @@ def non_finite_entries(obj: Any, where: str = 'results') -> List[str]:
     return []
 
 
+def check_outputs(out: str) -> None:
+    """Refuse, before any work, an ``--out`` the tool could not write its files into."""
+    check_output_dir(out, '--out')
+    for sub in ('masks', 'overlays'):
+        check_output_dir(osp.join(out, sub), f'--out (its {sub}/ folder)')
+    check_output_file(osp.join(out, 'results.json'), '--out (its results.json)')
+
+
+def printable(text: str) -> str:
+    """``text`` as it is safe to print: escaped when it holds control characters."""
+    return text if text.isprintable() else ascii(text)
+
+
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the tool; returns what it wrote to ``results.json``."""
     args = parse_args(argv)
     try:
+        check_outputs(args.out)
         vocabulary = None
         if args.vocab is not None:
             vocabulary = parse_vocabulary_list(args.vocab)
@@ -140,11 +160,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
     with open(osp.join(args.out, 'results.json'), 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2, allow_nan=False)
     for r in results:
-        print(f'{r["name"]}: {r["class"]} ({r["score"]:.3f})')
+        print(f'{printable(r["name"])}: {r["class"]} ({r["score"]:.3f})')
     print(f'{len(results)} image(s) -> {args.out} (masks/, overlays/, results.json)')
     if inferencer.failed:
         for failure in inferencer.failed:
-            print(f'could not read {failure["path"]}: {failure["error"]}', file=sys.stderr)
+            print(f'could not read {printable(failure["path"])}: {printable(failure["error"])}',
+                  file=sys.stderr)
         raise SystemExit(f'error: {len(inferencer.failed)} of {len(images)} image(s) could not '
                          'be read (listed under "failed" in results.json)')
     return summary

@@ -9,7 +9,8 @@ Which checkpoint to report: the final epoch's, ``<work dir>/epoch_30.pth`` for t
 ``configs/baclip/*_val-train-holdout.py`` keeps ``best_cIoU_epoch_N.pth``, chosen on a
 held-out tenth of the training images; say which one you report.
 
-``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo format)
+The output folders (``--work-dir``, ``--out``, ``--show-dir``) are checked before anything
+is built. ``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo format)
 through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions. The metrics are
 logged and written as JSON to ``<work dir>/<timestamp>/<timestamp>.json``.
 
@@ -32,6 +33,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa: E402
                                  setup_cpu_distributed)
+from mmseg_baclip.utils.output_paths import OutputPathError, check_output_dir  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -76,6 +78,12 @@ def enable_visualization(cfg, args):
 def main(argv=None) -> dict:
     """Run the test; returns the metrics (on every rank)."""
     args = parse_args(argv)
+    try:  # before any work: a folder the run could not write would lose it at the end
+        for option in ('work_dir', 'out', 'show_dir'):
+            if getattr(args, option) is not None:
+                check_output_dir(getattr(args, option), '--' + option.replace('_', '-'))
+    except OutputPathError as error:
+        raise SystemExit(f'error: {error}') from None
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

@@ -14,14 +14,20 @@ port over SSH (``ssh -L 7860:127.0.0.1:7860 user@server``, then open http://127.
 there), or pass ``--host 0.0.0.0``: then anyone who can reach this machine can use the model
 and upload files to it, with no login.
 
+Uploaded files and mask PNGs live in one temporary folder of the run, removed when the server
+stops (Ctrl+C or SIGTERM). Messages show the upload's own name, never the server's path, and
+render typed text as text (HTML in a class name is not markup).
+
 Needs the ``web`` extra: ``pip install -r requirements/web.txt`` (Gradio).
 """
 import argparse
 import ipaddress
 import os
 import os.path as osp
+import signal
 import sys
 import tempfile
+import threading
 from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,7 +35,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmseg_baclip  # noqa: E402,F401
 from mmseg_baclip.apis import OVCOSInferencer  # noqa: E402
 from mmseg_baclip.apis.web_demo import (DEFAULT_MAX_SIDE, DemoResult,  # noqa: E402
-                                        WebDemo, list_test_images)
+                                        WebDemo, list_test_images, message_markdown)
 from mmseg_baclip.engine import UnsafeCheckpointError  # noqa: E402
 
 GRADIO_MISSING = ('the web demo needs Gradio, an optional extra: pip install -r '
@@ -88,13 +94,14 @@ def build_app(demo: WebDemo, test_images: List[str], title: str = 'BaCLIP web de
 
     def run(path: Optional[str], vocabulary: str):
         result: DemoResult = demo.segment(path, vocabulary)
+        message = message_markdown(result.message)  # a typed name never renders as HTML
         if result.busy:
-            return f'**Busy.** {result.message}', gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return f'**Busy.** {message}', gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if not result.ok:
-            return f'**Error.** {result.message}', None, '', None, None
+            return f'**Error.** {message}', None, '', None, None
         scores = pd.DataFrame({'class': [c for c, _ in result.top5],
                                'probability': [p for _, p in result.top5]})
-        return result.message, result.overlay, result.label, scores, result.mask_path
+        return message, result.overlay, result.label, scores, result.mask_path
 
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f'## {title}\nOpen-vocabulary camouflaged object segmentation: upload an '
@@ -128,40 +135,66 @@ def build_app(demo: WebDemo, test_images: List[str], title: str = 'BaCLIP web de
     return app
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, a service manager) end the server like Ctrl+C, so that the
+    run's temporary folder (uploads, masks) is removed on the way out."""
+    def handler(signum, frame):
+        raise SystemExit(f'stopped by signal {signum}')
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        raise SystemExit(f'error: {GRADIO_MISSING}') from None
+    # Everything the page writes (Gradio's copies of uploads, the mask PNGs) goes into one
+    # folder of this run, removed when the server stops: Gradio reads GRADIO_TEMP_DIR when it
+    # is imported.
+    with tempfile.TemporaryDirectory(prefix='baclip_web_demo_',
+                                     dir=os.environ.get('GRADIO_TEMP_DIR')) as run_dir:
+        before = os.environ.get('GRADIO_TEMP_DIR')
+        os.environ['GRADIO_TEMP_DIR'] = osp.join(run_dir, 'uploads')
+        try:
+            try:
+                import gradio  # noqa: F401
+            except ImportError:
+                raise SystemExit(f'error: {GRADIO_MISSING}') from None
+            if threading.current_thread() is threading.main_thread():
+                stop_on_sigterm()
+            serve(args, out_dir=osp.join(run_dir, 'masks'))
+        finally:
+            if before is None:
+                os.environ.pop('GRADIO_TEMP_DIR', None)
+            else:
+                os.environ['GRADIO_TEMP_DIR'] = before
+
+
+def serve(args: argparse.Namespace, out_dir: str) -> None:
+    """Build the model and the page, and serve it until stopped."""
     try:
         checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
         inferencer = OVCOSInferencer(args.config, weights=checkpoint, device=args.device,
                                      show_progress=False)
         test_images = list_test_images(inferencer.cfg)
-        with tempfile.TemporaryDirectory(prefix='baclip_web_demo_') as out_dir:
-            demo = WebDemo(inferencer, out_dir=out_dir, max_side=args.max_side)
-            app = build_app(demo, test_images,
-                            title=f'BaCLIP web demo: {osp.basename(args.config)}')
-            allowed = sorted({osp.dirname(osp.abspath(p)) for p in test_images})
-            app.launch(server_name=args.host, server_port=args.port, share=False,
-                       prevent_thread_lock=True, show_error=True, quiet=True,
-                       max_file_size=MAX_FILE_SIZE, allowed_paths=allowed, ssr_mode=False,
-                       enable_monitoring=False, pwa=False, mcp_server=False)
-            if is_loopback(args.host):
-                print(f'Bound to {args.host}: only this machine can open the page. From '
-                      f'another one: ssh -L {args.port}:127.0.0.1:{args.port} USER@THIS_HOST, '
-                      f'then open http://127.0.0.1:{args.port} there.', flush=True)
-            else:
-                print(f'WARNING: bound to {args.host}: anyone who can reach this machine can '
-                      'use the model and upload files, with no login. Prefer the default '
-                      '127.0.0.1 and an SSH tunnel.', flush=True)
-            print(f'BaCLIP web demo on http://{args.host}:{args.port} ({len(test_images)} test '
-                  'images in the picker). Ctrl+C stops it.', flush=True)
-            try:
-                app.block_thread()
-            finally:
-                app.close(verbose=False)
+        demo = WebDemo(inferencer, out_dir=out_dir, max_side=args.max_side)
+        app = build_app(demo, test_images, title=f'BaCLIP web demo: {osp.basename(args.config)}')
+        allowed = sorted({osp.dirname(osp.abspath(p)) for p in test_images})
+        app.launch(server_name=args.host, server_port=args.port, share=False,
+                   prevent_thread_lock=True, show_error=True, quiet=True,
+                   max_file_size=MAX_FILE_SIZE, allowed_paths=allowed, ssr_mode=False,
+                   enable_monitoring=False, pwa=False, mcp_server=False)
+        if is_loopback(args.host):
+            print(f'Bound to {args.host}: only this machine can open the page. From '
+                  f'another one: ssh -L {args.port}:127.0.0.1:{args.port} USER@THIS_HOST, '
+                  f'then open http://127.0.0.1:{args.port} there.', flush=True)
+        else:
+            print(f'WARNING: bound to {args.host}: anyone who can reach this machine can '
+                  'use the model and upload files, with no login. Prefer the default '
+                  '127.0.0.1 and an SSH tunnel.', flush=True)
+        print(f'BaCLIP web demo on http://{args.host}:{args.port} ({len(test_images)} test '
+              'images in the picker). Ctrl+C stops it.', flush=True)
+        try:
+            app.block_thread()
+        finally:
+            app.close(verbose=False)
     except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError, OSError,
             UnsafeCheckpointError) as error:
         raise SystemExit(f'error: {error}') from None

@@ -2,9 +2,10 @@
 from .inference_loader import OVCOSInferenceLoader
 from .ovcos_inferencer import IMAGE_EXTENSIONS, OVCOSInferencer
 from .vocabulary import (config_vocabulary, load_vocabulary, parse_vocabulary_list,
-                         read_vocabulary_file)
+                         parse_vocabulary_text, read_vocabulary_file)
 
 __all__ = [
     'OVCOSInferencer', 'OVCOSInferenceLoader', 'IMAGE_EXTENSIONS', 'load_vocabulary',
-    'read_vocabulary_file', 'parse_vocabulary_list', 'config_vocabulary'
+    'read_vocabulary_file', 'parse_vocabulary_list', 'parse_vocabulary_text',
+    'config_vocabulary'
 ]

@@ -7,6 +7,7 @@ that answers a second request, sent while one is running, with a message instead
 Bad input never raises out of :meth:`WebDemo.segment`: it comes back as
 :attr:`DemoResult.message` with ``ok=False``.
 """
+import html
 import os
 import os.path as osp
 import re
@@ -18,15 +19,13 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from PIL import Image
-
+from ..utils.image_limits import ImageTooLargeError, check_image_header, max_image_pixels
 from ..visualization.overlay import save_rgb
 from .ovcos_inferencer import IMAGE_EXTENSIONS
+from .vocabulary import parse_vocabulary_text
 
 #: Longest image side the demo segments; larger images are resized (the page says so).
 DEFAULT_MAX_SIDE = 2048
-#: Images with more pixels than this are refused before they are decoded (120 MP).
-DEFAULT_MAX_PIXELS = 120_000_000
 #: Most class names one request may give (each name is encoded by the CLIP text tower).
 DEFAULT_MAX_CLASSES = 300
 #: Mask files kept on disk for download; older ones are deleted.
@@ -63,13 +62,11 @@ class DemoResult:
     size: Optional[Tuple[int, int]] = None
 
 
-def parse_vocabulary_text(text: Optional[str],
+def parse_demo_vocabulary(text: Optional[str],
                           max_classes: int = DEFAULT_MAX_CLASSES) -> Tuple[str, ...]:
-    """Class names typed in the page: comma separated (new lines count as commas).
-
-    Spaces around and inside names are collapsed (``" snow   leopard "`` -> ``"snow
-    leopard"``). Names that differ only in letter case are duplicates: CLIP's tokenizer lowers
-    the case, so they would get the same embedding.
+    """Class names typed in the page, read by the project's one vocabulary parser
+    (:func:`~mmseg_baclip.apis.vocabulary.parse_vocabulary_text`: comma separated, new lines
+    count as commas, spaces normalised, the class-name rule, letter case ignored for repeats).
 
     Args:
         text (str, optional): The text box's content.
@@ -79,52 +76,23 @@ def parse_vocabulary_text(text: Optional[str],
         tuple[str, ...]: The names, in the order typed.
 
     Raises:
-        DemoInputError: No name, a name twice, or more than ``max_classes`` names.
+        DemoInputError: No name, an invalid or repeated name, or more than ``max_classes``.
     """
-    names = [' '.join(item.split()) for item in re.split(r'[,\n]', text or '')]
-    names = [name for name in names if name]
-    if not names:
-        raise DemoInputError('The vocabulary is empty: type at least one class name, e.g. '
-                             '"owl, moth, frog".')
-    seen, duplicates = {}, []
-    for name in names:
-        key = name.casefold()
-        if key in seen and seen[key] not in duplicates:
-            duplicates.append(seen[key])
-        seen.setdefault(key, name)
-    if duplicates:
-        raise DemoInputError('The vocabulary names a class twice (letter case is ignored): ' +
-                             ', '.join(f'"{d}"' for d in duplicates) +
-                             '. Remove the repeats.')
-    if len(names) > max_classes:
-        raise DemoInputError(f'The vocabulary has {len(names)} names; this demo takes at most '
-                             f'{max_classes}.')
-    return tuple(names)
+    try:
+        return parse_vocabulary_text(text, 'The vocabulary', max_classes=max_classes)
+    except ValueError as error:
+        raise DemoInputError(str(error)) from None
+
+
+def message_markdown(message: str) -> str:
+    """A message as Markdown that shows every character as typed: Markdown syntax and HTML in
+    a class name or a file name are escaped, so they render as text, never as elements."""
+    return html.escape(re.sub(r'([\\`*_{}\[\]()#+\-.!|~])', r'\\\1', message), quote=True)
 
 
 def format_vocabulary(names: Sequence[str]) -> str:
     """The text-box form of a vocabulary: ``"owl, moth, frog"``."""
     return ', '.join(names)
-
-
-def image_header_size(path: str) -> Optional[Tuple[int, int]]:
-    """``(width, height)`` from the file header, without decoding the pixels.
-
-    Returns None when PIL does not recognise the format (the decoder may still read it).
-
-    Raises:
-        DemoInputError: The header declares more pixels than PIL's decompression-bomb limit.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return image.size
-    except Image.DecompressionBombError as error:
-        raise DemoInputError(f'The image is too large to open ({error}). Downscale it '
-                             'first.') from None
-    except (OSError, ValueError, SyntaxError):  # not an image PIL knows, or a broken header
-        return None
 
 
 def resize_to_max_side(image: np.ndarray, max_side: int) -> Tuple[np.ndarray, str]:
@@ -183,7 +151,9 @@ class WebDemo:
         out_dir (str, optional): Where mask PNGs are written for download. Defaults to a new
             temporary folder.
         max_side (int): Longer images are resized to this longest side. Defaults to 2048.
-        max_pixels (int): Images with more pixels are refused. Defaults to 120 MP.
+        max_pixels (int, optional): Images with more pixels are refused before decoding.
+            Defaults to the project's one limit (:mod:`mmseg_baclip.utils.image_limits`:
+            120 MP, raised with ``BACLIP_MAX_IMAGE_PIXELS``).
         max_classes (int): The most class names a request may give. Defaults to 300.
     """
 
@@ -191,14 +161,14 @@ class WebDemo:
                  inferencer,
                  out_dir: Optional[str] = None,
                  max_side: int = DEFAULT_MAX_SIDE,
-                 max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_pixels: Optional[int] = None,
                  max_classes: int = DEFAULT_MAX_CLASSES) -> None:
         if max_side < 32:
             raise ValueError(f'max_side must be >= 32, got {max_side}')
         self.inferencer = inferencer
         self.out_dir = out_dir or tempfile.mkdtemp(prefix='baclip_web_demo_')
         self.max_side = max_side
-        self.max_pixels = max_pixels
+        self.max_pixels = max_image_pixels() if max_pixels is None else max_pixels
         self.max_classes = max_classes
         self._lock = threading.Lock()
         self._count = 0
@@ -226,22 +196,35 @@ class WebDemo:
             raise DemoInputError('No image: upload one (or pick a test image), then press '
                                  'Segment.')
         name = name or osp.basename(path)
-        size = image_header_size(path)
-        if size is not None and size[0] * size[1] > self.max_pixels:
-            raise DemoInputError(f'"{name}" has {size[0]} x {size[1]} pixels, more than this '
-                                 f'demo opens ({self.max_pixels / 1e6:.0f} MP). Downscale it '
-                                 'first.')
         try:
-            image = self.inferencer.loader(path)['img']  # H x W x 3 BGR uint8
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                check_image_header(path, f'"{name}"', self.max_pixels)
+                image = self.inferencer.loader(path)['img']  # H x W x 3 BGR uint8
+        except ImageTooLargeError as error:
+            raise DemoInputError(self._hide_path(str(error), path, name)) from None
         except (OSError, ValueError) as error:
             cause = error.__cause__ or error
-            raise DemoInputError(f'Could not read "{name}" as an image: it is not a picture '
-                                 'or it is damaged. Use a JPEG, PNG, BMP, TIFF or WebP file. '
-                                 f'({type(cause).__name__}: {cause})') from None
+            raise DemoInputError(self._hide_path(
+                f'Could not read "{name}" as an image: it is not a picture or it is damaged. '
+                'Use a JPEG, PNG, BMP, TIFF or WebP file. '
+                f'({type(cause).__name__}: {cause})', path, name)) from None
+        notes = sorted({self._hide_path(str(w.message), path, name) for w in caught
+                        if 'frames' in str(w.message)})
         if image.shape[0] * image.shape[1] > self.max_pixels:  # a format PIL could not size
             raise DemoInputError(f'"{name}" has {image.shape[1]} x {image.shape[0]} pixels, '
-                                 f'more than this demo opens ({self.max_pixels / 1e6:.0f} MP).')
-        return resize_to_max_side(image, self.max_side)
+                                 f'more than the limit of {self.max_pixels:,}.')
+        image, note = resize_to_max_side(image, self.max_side)
+        return image, ' '.join(notes + ([note] if note else []))
+
+    @staticmethod
+    def _hide_path(text: str, path: str, name: str) -> str:
+        """``text`` with the server's path of the upload (and its folder) replaced by the
+        name the user knows."""
+        for secret in (osp.abspath(path), path):
+            text = text.replace(secret, name)
+        folder = osp.dirname(osp.abspath(path))
+        return text.replace(folder, '<upload>') if folder not in ('', '/') else text
 
     def segment(self, path: Optional[str], vocabulary_text: Optional[str],
                 name: Optional[str] = None) -> DemoResult:
@@ -262,7 +245,7 @@ class WebDemo:
                               'to finish, then press Segment again.')
         try:
             try:
-                vocabulary = parse_vocabulary_text(vocabulary_text, self.max_classes)
+                vocabulary = parse_demo_vocabulary(vocabulary_text, self.max_classes)
                 image, note = self.load_image(path, name)
             except DemoInputError as error:
                 return DemoResult(ok=False, message=str(error))

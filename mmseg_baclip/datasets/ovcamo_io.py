@@ -22,6 +22,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import mmengine.fileio as fileio
 
+from ..utils.class_name_rules import class_name_problem, shown
+
 SPLITS = ('train', 'test')
 CLASS_INFO_KEYS = ('name', 'split')
 SAMPLE_INFO_KEYS = ('unique_id', 'base_class', 'image', 'mask')
@@ -120,8 +122,9 @@ def load_class_info(path: str, backend_args: Optional[dict] = None) -> List[dict
 
     Raises:
         FileNotFoundError: If the file is missing.
-        OVCamoDataError: If the JSON is malformed, a split is not 'train'/'test' or a name is
-            listed twice.
+        OVCamoDataError: If the JSON is malformed, a split is not 'train'/'test', a name breaks
+            the class-name rule (:mod:`mmseg_baclip.utils.class_name_rules`: printable, no path
+            separator, at most 128 bytes) or is listed twice (letter case ignored).
     """
     data = _load_json_list(
         path, 'class_info.json', CLASS_INFO_KEYS,
@@ -131,10 +134,15 @@ def load_class_info(path: str, backend_args: Optional[dict] = None) -> List[dict
     for i, entry in enumerate(data):
         if entry['split'] not in SPLITS:
             problems.append(f'entry #{i} {_short(entry)}: split must be one of {SPLITS}')
-        if entry['name'] in seen:
+        name_problem = class_name_problem(entry['name'])
+        if name_problem is not None:
+            problems.append(f'entry #{i}: the class name {shown(entry["name"])} {name_problem}')
+            continue
+        key = entry['name'].casefold()
+        if key in seen:
             problems.append(f'entry #{i}: class {entry["name"]!r} already listed as entry '
-                            f'#{seen[entry["name"]]}')
-        seen.setdefault(entry['name'], i)
+                            f'#{seen[key]} (letter case is ignored)')
+        seen.setdefault(key, i)
     if problems:
         raise OVCamoDataError(
             f'OVCamo class_info.json {path} is malformed:\n' +

@@ -12,8 +12,10 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 from .ovcos_measures import (binarize_gt, compute_image_measures, probability_to_uint8,
                              wrong_class_measures)
+from ..utils.output_paths import check_output_dir
 from .ovcos_summary import (flatten_summary, hard_subset_text, overall_tables, per_class_table,
                             summarize, write_per_class)
+from .prediction_files import prediction_path
 
 
 def _to_numpy(data: Any, what: str) -> np.ndarray:
@@ -60,7 +62,9 @@ class OVCOSMetric(BaseMetric):
             ``[<pred_class>]<mask file name>`` (uint8 map at the GT size, as the official tool
             does) and, after evaluation, the per-class results *beside* it as
             ``<output_dir>_per_class.json`` / ``.csv``, so that the folder holds only the
-            predictions (as OVCamo's official ``evaluate.py`` requires). Defaults to None.
+            predictions (as OVCamo's official ``evaluate.py`` requires). The folder is checked
+            when the metric is built; a class name that is not a valid one (see
+            :mod:`mmseg_baclip.utils.class_name_rules`) is never made a path. Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, for gathering results across ranks.
         prefix (str, optional): Prefix of the metric names.
         collect_dir (str, optional): Folder used to gather results when ``collect_device='cpu'``.
@@ -85,11 +89,17 @@ class OVCOSMetric(BaseMetric):
         self.output_dir = output_dir
         self.keep_results = keep_results
         if output_dir is not None:
+            check_output_dir(output_dir, 'OVCOSMetric output_dir')
             os.makedirs(output_dir, exist_ok=True)
 
     @staticmethod
-    def _probability(data_sample: Dict[str, Any]) -> np.ndarray:
-        """Sigmoid probability map of shape (h, w), float32."""
+    def _probability(data_sample: Dict[str, Any], name: str) -> np.ndarray:
+        """Sigmoid probability map of shape (h, w), float32.
+
+        Raises:
+            ValueError: The logits hold NaN or Inf (naming the image ``name``): a broken model
+                would otherwise be scored as if it had predicted something.
+        """
         for key in ('input_seg_logits', 'seg_logits'):
             if data_sample.get(key) is not None:
                 logits = data_sample[key]['data']
@@ -100,9 +110,15 @@ class OVCOSMetric(BaseMetric):
         if tuple(logits.shape[:1]) != (1, ) or logits.ndim != 3:
             raise ValueError(f'OVCOSMetric expects single-channel logits of shape (1, h, w), got '
                              f'{tuple(logits.shape)} ({key})')
-        if isinstance(logits, torch.Tensor):
-            return torch.sigmoid(logits.detach().float())[0].cpu().numpy()
-        return (1 / (1 + np.exp(-np.asarray(logits, dtype=np.float32))))[0]
+        logits = (logits.detach().float().cpu() if isinstance(logits, torch.Tensor) else
+                  torch.as_tensor(np.asarray(logits, dtype=np.float32)))
+        finite = torch.isfinite(logits)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(f'OVCOSMetric: the logits of {name} hold {bad} non-finite value(s) '
+                             f'(NaN or Inf) of {logits.numel()} ({key}); the model or its '
+                             'checkpoint is broken, so the image cannot be scored')
+        return torch.sigmoid(logits)[0].numpy()
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Compute the per-image measures of a batch and keep the small results.
@@ -127,7 +143,7 @@ class OVCOSMetric(BaseMetric):
                 raise ValueError(f'gt_sem_seg.data must have shape (1, H, W), got {gt.shape} '
                                  f'({name})')
             gt = binarize_gt(gt[0])  # (H, W) uint8 {0, 255}
-            pred = probability_to_uint8(self._probability(data_sample), gt.shape)  # (H, W) uint8
+            pred = probability_to_uint8(self._probability(data_sample, name), gt.shape)  # (H, W) uint8
 
             agnostic = None
             if self.class_agnostic:
@@ -142,7 +158,7 @@ class OVCOSMetric(BaseMetric):
                      agnostic=agnostic, gt_mask_class=data_sample.get('gt_mask_class')))
 
             if self.output_dir is not None:
-                out_path = osp.join(self.output_dir, f'[{pred_class}]{name}')
+                out_path = prediction_path(self.output_dir, pred_class, name)
                 if not cv2.imwrite(out_path, pred):
                     raise OSError(f'could not write the prediction {out_path}')
 

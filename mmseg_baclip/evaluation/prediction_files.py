@@ -11,12 +11,18 @@
 * GT masks are read like the dataset reads them (:func:`~mmseg_baclip.datasets.ovcamo_masks.
   read_mask`: grayscale ``> 0``), and ambiguous masks are refused the same way.
 """
+import os.path as osp
 from typing import Collection, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from ..datasets.ovcamo_masks import read_mask
+from ..utils.class_name_rules import check_class_name
+from ..utils.output_paths import path_inside
+
+#: Longest file name, in bytes, on common file systems (ext4, APFS, NTFS in UTF-16 units).
+MAX_FILE_NAME_BYTES = 255
 
 
 class PredictionNameError(ValueError):
@@ -25,6 +31,39 @@ class PredictionNameError(ValueError):
 
 class PredictionFileError(ValueError):
     """A prediction or GT file that cannot be read, or whose reading would be silently wrong."""
+
+
+def prediction_path(output_dir: str, pred_class: str, mask_name: str) -> str:
+    """Where ``OVCOSMetric`` writes a prediction: ``<output_dir>/[<pred_class>]<mask_name>``.
+
+    The class name is checked against the class-name rule (no path separator, printable, at
+    most 128 bytes) and the mask name must be a bare file name, so the path never leaves
+    ``output_dir`` (also checked with symlinks resolved).
+
+    Args:
+        output_dir (str): The prediction folder.
+        pred_class (str): The predicted class name.
+        mask_name (str): The GT mask's file name.
+
+    Returns:
+        str: The file path.
+
+    Raises:
+        ValueError: The class or mask name would not give one file inside ``output_dir``.
+    """
+    check_class_name(pred_class, f'prediction of {mask_name!r}: the predicted class')
+    file_name = f'[{pred_class}]{mask_name}'
+    if not mask_name or osp.basename(mask_name) != mask_name or mask_name in ('.', '..') or (
+            '\\' in mask_name):
+        raise ValueError(f'prediction of {mask_name!r}: the mask name is not a bare file name')
+    if len(file_name.encode('utf-8')) > MAX_FILE_NAME_BYTES:
+        raise ValueError(f'prediction of {mask_name!r}: the file name {file_name!r} is longer '
+                         f'than {MAX_FILE_NAME_BYTES} bytes')
+    path = osp.join(output_dir, file_name)
+    if not path_inside(output_dir, path):
+        raise ValueError(f'prediction of {mask_name!r}: {path} resolves outside {output_dir} '
+                         '(a symbolic link?)')
+    return path
 
 
 def parse_prediction_name(file_name: str, known: Collection[str]) -> Optional[Tuple[str, str]]:

@@ -10,7 +10,8 @@ from mmengine.config import Config
 
 from mmseg_baclip.apis.web_demo import (KEEP_MASK_FILES, DemoInputError, WebDemo,
                                         format_vocabulary, list_test_images,
-                                        parse_vocabulary_text, resize_to_max_side)
+                                        message_markdown, parse_demo_vocabulary,
+                                        resize_to_max_side)
 
 VOCAB = 'shrimp, crab, octopus, starfish, seahorse, frog'
 
@@ -50,7 +51,7 @@ def write_image(path, width, height):
 
 # ---------------------------------------------------------------------------- vocabulary
 def test_vocabulary_text_is_split_on_commas_and_lines():
-    assert parse_vocabulary_text(' owl,  snow   leopard ,\nmoth,, ') == (
+    assert parse_demo_vocabulary(' owl,  snow   leopard ,\nmoth,, ') == (
         'owl', 'snow leopard', 'moth')
     assert format_vocabulary(('owl', 'moth')) == 'owl, moth'
 
@@ -58,19 +59,20 @@ def test_vocabulary_text_is_split_on_commas_and_lines():
 @pytest.mark.parametrize('text', [None, '', '   ', ', ,\n,'])
 def test_empty_vocabulary_is_refused(text):
     with pytest.raises(DemoInputError, match='vocabulary is empty'):
-        parse_vocabulary_text(text)
+        parse_demo_vocabulary(text)
 
 
 def test_duplicated_vocabulary_names_the_repeats():
-    with pytest.raises(DemoInputError, match='twice') as info:
-        parse_vocabulary_text('owl, moth, Owl, frog, moth')
-    assert '"owl"' in str(info.value) and '"moth"' in str(info.value)
-    assert '"frog"' not in str(info.value)
+    with pytest.raises(DemoInputError, match='repeats') as info:
+        parse_demo_vocabulary('owl, moth, Owl, frog, moth')
+    assert "'Owl' repeats name #0 'owl'" in str(info.value)
+    assert "'moth' repeats name #1 'moth'" in str(info.value)
+    assert "'frog'" not in str(info.value)
 
 
 def test_too_many_names_are_refused():
     with pytest.raises(DemoInputError, match='at most 3'):
-        parse_vocabulary_text('a, b, c, d', max_classes=3)
+        parse_demo_vocabulary('a, b, c, d', max_classes=3)
 
 
 # ---------------------------------------------------------------------------- images
@@ -124,7 +126,7 @@ def test_segment_gives_overlay_class_top5_and_mask(demo, inferencer, tiny_assets
 
 
 def test_default_vocabulary_text_is_the_configs(demo, inferencer):
-    assert parse_vocabulary_text(demo.default_vocabulary_text) == \
+    assert parse_demo_vocabulary(demo.default_vocabulary_text) == \
         inferencer.default_vocabulary
 
 
@@ -157,7 +159,9 @@ def test_truncated_jpeg_gives_a_message(demo, tmp_path, tiny_assets):
 def test_bad_requests_give_messages(demo, tiny_assets):
     image = tiny_assets.test_images[0]
     for path, vocab, expected in [(None, VOCAB, 'No image'), (image, ' , ', 'empty'),
-                                  (image, 'crab, Crab', 'twice')]:
+                                  (image, 'crab, Crab', 'repeats'),
+                                  (image, 'crab, a/../b', 'path separator'),
+                                  (image, 'crab, \x1b[31mred', "'\\x1b'")]:
         result = demo.segment(path, vocab)
         assert not result.ok and not result.busy and expected in result.message
 
@@ -165,7 +169,42 @@ def test_bad_requests_give_messages(demo, tiny_assets):
 def test_too_many_pixels_are_refused_before_decoding(inferencer, tiny_assets, tmp_path):
     demo = WebDemo(inferencer, out_dir=str(tmp_path), max_pixels=1000)
     result = demo.segment(tiny_assets.test_images[0], VOCAB, name='shot.jpg')
-    assert not result.ok and '"shot.jpg" has 96 x 96 pixels' in result.message
+    assert not result.ok and '"shot.jpg": the image is 96 x 96' in result.message
+    assert 'BACLIP_MAX_IMAGE_PIXELS' in result.message
+
+
+def test_the_pixel_limit_is_the_projects_and_can_be_raised(inferencer, monkeypatch, tmp_path):
+    monkeypatch.setenv('BACLIP_MAX_IMAGE_PIXELS', '5000')
+    assert WebDemo(inferencer, out_dir=str(tmp_path)).max_pixels == 5000
+    monkeypatch.setenv('BACLIP_MAX_IMAGE_PIXELS', '400_000_000')
+    assert WebDemo(inferencer, out_dir=str(tmp_path)).max_pixels == 400_000_000
+
+
+def test_messages_do_not_show_the_servers_upload_path(tmp_path):
+    upload = tmp_path / 'gradio' / '3f9a2c' / 'holiday.jpg'
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b'this is not a picture')
+    result = WebDemo(StubInferencer(), out_dir=str(tmp_path / 'out')).segment(
+        str(upload), VOCAB, name='holiday.jpg')
+    assert not result.ok and 'holiday.jpg' in result.message
+    assert str(tmp_path) not in result.message and '3f9a2c' not in result.message
+
+
+def test_html_and_markdown_in_a_message_render_as_text():
+    shown = message_markdown('Class "<img src=x onerror=alert(1)>" is **bad** [x](y)')
+    assert '<img' not in shown and '&lt;img' in shown
+    assert '**' not in shown and '\\*\\*bad\\*\\*' in shown and '\\[x\\]' in shown
+
+
+def test_an_animated_image_says_only_its_first_frame_is_used(tmp_path):
+    from PIL import Image
+    frames = [Image.new('RGB', (40, 30), colour) for colour in ('red', 'green', 'blue')]
+    path = tmp_path / 'moving.gif'
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    demo = WebDemo(StubInferencer(), out_dir=str(tmp_path / 'out'))
+    demo.inferencer.loader = lambda p: dict(img=np.asarray(Image.open(p).convert('RGB')))
+    result = demo.segment(str(path), 'owl', name='moving.gif')
+    assert result.ok and '3 frames' in result.message and 'first frame' in result.message
 
 
 # ---------------------------------------------------------------------------- busy / files

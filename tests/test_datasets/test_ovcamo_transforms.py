@@ -106,6 +106,34 @@ def test_missing_and_corrupt_images_name_the_file(tmp_path):
     assert load_image(tmp_path / 'bad.jpg', ignore_empty=True) is None
 
 
+def test_an_image_above_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    from baclip_test_utils import write_large_png
+    from mmseg_baclip.utils.image_limits import ImageTooLargeError
+    huge = write_large_png(tmp_path / 'huge.png', 20000, 20000)  # 389 KB, 400 MP
+    for ignore_empty in (False, True):  # not a missing file: never skipped silently
+        with pytest.raises(ImageTooLargeError, match=r'huge\.png: the image is (20000 x 20000 = )?'
+                           r'400,000,000 pixels, more than the limit of 120,000,000'):
+            load_image(huge, ignore_empty=ignore_empty)
+    cv2.imwrite(str(tmp_path / 'small.png'), gradient())
+    monkeypatch.setenv('BACLIP_MAX_IMAGE_PIXELS', str(H * W - 1))  # the user's own limit
+    with pytest.raises(ImageTooLargeError, match='BACLIP_MAX_IMAGE_PIXELS'):
+        load_image(tmp_path / 'small.png')
+    monkeypatch.setenv('BACLIP_MAX_IMAGE_PIXELS', str(H * W))
+    assert load_image(tmp_path / 'small.png')['img'].shape == (H, W, 3)
+    monkeypatch.setenv('BACLIP_MAX_IMAGE_PIXELS', 'lots')
+    with pytest.raises(ValueError, match="BACLIP_MAX_IMAGE_PIXELS='lots'"):
+        load_image(tmp_path / 'small.png')
+
+
+def test_an_animated_image_gives_its_first_frame_with_a_warning(tmp_path):
+    frames = [Image.new('RGB', (W, H), colour) for colour in ('red', 'green', 'blue')]
+    frames[0].save(tmp_path / 'moving.gif', save_all=True, append_images=frames[1:],
+                   duration=100, loop=0)
+    with pytest.warns(UserWarning, match=r'moving\.gif holds 3 frames .* only the first'):
+        img = load_image(tmp_path / 'moving.gif', imdecode_backend='pillow')['img']
+    assert img.shape == (H, W, 3) and tuple(img[0, 0]) == (0, 0, 255)  # red, BGR
+
+
 # ---------------------------------------------------------------- masks
 
 

@@ -200,3 +200,35 @@ def test_invalid_samples_raise(ovcos_ref):
         metric.process({}, [two_channels])
     with pytest.raises(TypeError, match='list of class names'):
         METRICS.build(dict(type='OVCOSMetric', hard_classes='moth'))
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_non_finite_logits_are_refused_naming_the_image(ovcos_ref, value):
+    samples, _ = _make_samples(ovcos_ref)
+    metric = METRICS.build(dict(type='OVCOSMetric'))
+    broken = dict(samples[3])
+    broken['input_seg_logits'] = dict(data=torch.full((1, 32, 32), value))
+    with pytest.raises(ValueError, match=r's3\.png hold 1024 non-finite value'):
+        metric.process({}, [broken])
+    assert metric.results == []
+
+
+@pytest.mark.parametrize('pred_class', ['a/../../ESCAPED', 'x' * 300, 'red\x1b[31m'])
+def test_a_class_name_never_becomes_a_path_outside_the_output_folder(ovcos_ref, tmp_path,
+                                                                     pred_class):
+    samples, _ = _make_samples(ovcos_ref)
+    out_dir = tmp_path / 'work' / 'preds'
+    (out_dir / '[a').mkdir(parents=True)  # what made '[a/../../ESCAPED...' resolve outside
+    metric = METRICS.build(dict(type='OVCOSMetric', output_dir=str(out_dir)))
+    hostile = dict(samples[0], pred_class=pred_class)
+    with pytest.raises(ValueError, match=r"prediction of 's0\.png': the predicted class"):
+        metric.process({}, [hostile])
+    written = [p for p in tmp_path.rglob('*') if p.is_file()]
+    assert written == []
+
+
+def test_an_output_folder_that_is_a_file_is_refused_when_the_metric_is_built(tmp_path):
+    existing = tmp_path / 'preds'
+    existing.write_text('not a folder')
+    with pytest.raises(ValueError, match=r'output_dir .*preds is an existing file'):
+        METRICS.build(dict(type='OVCOSMetric', output_dir=str(existing)))

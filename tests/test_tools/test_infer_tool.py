@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import re
 import shutil
 
 import cv2
@@ -78,7 +79,9 @@ def test_unreadable_image_is_reported_and_the_rest_run(infer_tool, tiny_assets, 
 
 @pytest.mark.parametrize('extra, match', [
     (['--vocab', ' , ,'], 'empty'),
-    (['--vocab', 'owl,owl'], 'Duplicate'),
+    (['--vocab', 'owl,Owl'], "'Owl' repeats name #0 'owl'"),
+    (['--vocab', 'owl,a/../../ESCAPED'], 'path separator'),
+    (['--vocab', 'owl,red\x1b[31m'], r"'red\\x1b\[31m' holds control"),
     (['--vocab-file', '/nonexistent/names.txt'], 'names.txt'),
     (['--vocab', 'owl', '--templates', 'nope'], 'nope'),
 ])
@@ -116,3 +119,36 @@ def test_nan_weights_stop_the_tool_before_results_json(infer_tool, tiny_assets, 
 def test_non_finite_results_are_named_not_written(infer_tool):
     summary = {'images': [{'score': 0.5, 'top5': [{'score': float('nan')}]}]}
     assert infer_tool.non_finite_entries(summary) == ['results.images[0].top5[0].score = nan']
+
+
+@pytest.mark.parametrize('make_out', ['file', 'below_a_file', 'results_json_is_a_folder'])
+def test_an_unwritable_out_is_refused_before_any_work(tiny_assets, tmp_path, make_out):
+    """Run as a user would: exit status 1, the output named, no traceback, nothing built."""
+    import subprocess
+    import sys
+    existing = tmp_path / 'existing.txt'
+    existing.write_text('keep me')
+    out = {'file': existing, 'below_a_file': existing / 'out'}.get(make_out, tmp_path / 'out')
+    if make_out == 'results_json_is_a_folder':
+        (out / 'results.json').mkdir(parents=True)
+    proc = subprocess.run(
+        [sys.executable, 'tools/infer.py', tiny_assets.test_images[0], '--config',
+         tiny_assets.config, '--checkpoint', 'none', '--out', str(out)],
+        cwd=osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert 'Traceback' not in proc.stderr and 'error: --out' in proc.stderr, proc.stderr
+    assert str(out if make_out != 'below_a_file' else existing) in proc.stderr
+    assert existing.read_text() == 'keep me'
+
+
+def test_an_image_above_the_pixel_limit_is_refused_naming_it(infer_tool, tiny_assets,
+                                                             tmp_path, capsys):
+    from baclip_test_utils import write_large_png
+    huge = write_large_png(tmp_path / 'huge.png', 20000, 20000)  # 389 KB on disk, 400 MP
+    with pytest.warns(UserWarning, match='huge.png'):
+        with pytest.raises(SystemExit, match='1 of 2 image'):
+            infer_tool.main(_args(tiny_assets, tmp_path / 'out', '--vocab', 'owl,moth',
+                                  images=[huge, tiny_assets.test_images[0]]))
+    assert re.search(r'huge\.png: the image is .*400,000,000 pixels, more than the limit of '
+                     r'120,000,000.*BACLIP_MAX_IMAGE_PIXELS', capsys.readouterr().err)

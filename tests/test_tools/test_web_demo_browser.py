@@ -97,3 +97,27 @@ def test_page_in_headless_chromium(tiny_assets, tmp_path):
 
         empty = segment_in_page(driver, url, image, ' , ')
         assert empty['message'].startswith('Error. The vocabulary is empty')
+
+        # HTML typed as a class name is shown as text in the message box, not as an element
+        html = segment_in_page(driver, url, image, '<img src=x id=injected>, <IMG src=x '
+                               'id=injected>')
+        assert '<IMG src=x id=injected>' in html['message'], html
+        assert driver.find_elements(By.ID, 'injected') == []
+
+
+def test_uploads_are_removed_when_the_server_stops(tiny_assets, tmp_path):
+    """Gradio keeps its copies of uploads in one folder of the run, gone after SIGTERM."""
+    require('gradio', has_module('gradio'))
+    import httpx
+    temp = tmp_path / 'tmp'
+    temp.mkdir()
+    with demo_server(tiny_assets.config, tiny_assets.checkpoint, cwd=str(tmp_path),
+                     env=dict(TMPDIR=str(temp))) as (url, _):
+        with open(tiny_assets.test_images[0], 'rb') as f:
+            response = httpx.post(url + 'gradio_api/upload', timeout=60,
+                                  files={'files': ('holiday.jpg', f, 'image/jpeg')})
+        response.raise_for_status()
+        [upload] = response.json()
+        assert osp.isfile(upload) and osp.realpath(upload).startswith(osp.realpath(temp))
+    assert not osp.exists(upload)
+    assert not [p for p in temp.rglob('*') if 'web_demo' in str(p) or 'uploads' in str(p)]

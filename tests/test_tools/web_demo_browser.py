@@ -40,8 +40,10 @@ def free_port() -> int:
 
 @contextmanager
 def demo_server(config: str, checkpoint: str, extra_args: List[str] = (),
-                cwd: Optional[str] = None, timeout: float = 600) -> Iterator[Tuple[str, List[str]]]:
-    """Run ``tools/web_demo.py`` until the block ends; yields its URL and its output lines.
+                cwd: Optional[str] = None, timeout: float = 600,
+                env: Optional[Dict[str, str]] = None) -> Iterator[Tuple[str, List[str]]]:
+    """Run ``tools/web_demo.py`` until the block ends (then SIGTERM); yields its URL and its
+    output lines. ``env`` adds environment variables.
 
     Raises:
         RuntimeError: The server exited (or printed nothing) before it was ready; the message
@@ -50,7 +52,7 @@ def demo_server(config: str, checkpoint: str, extra_args: List[str] = (),
     port = free_port()
     command = [sys.executable, osp.join(REPO_ROOT, 'tools', 'web_demo.py'), config,
                '--checkpoint', checkpoint, '--port', str(port), '--device', 'cpu', *extra_args]
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', PYTHONUNBUFFERED='1')
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', PYTHONUNBUFFERED='1', **(env or {}))
     proc = subprocess.Popen(command, cwd=cwd or REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: List[str] = []

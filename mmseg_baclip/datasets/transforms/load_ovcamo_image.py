@@ -1,10 +1,14 @@
 """Image loading for OVCamo: always a 3-channel uint8 BGR image, or an error naming the file."""
+import os.path as osp
 from typing import Optional
 
 import cv2
+import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmseg.registry import TRANSFORMS
+
+from ...utils.image_limits import check_image_header
 
 
 def to_bgr_uint8(img: np.ndarray) -> np.ndarray:
@@ -44,7 +48,11 @@ class LoadOVCamoImage(LoadImageFromFile):
       (alpha dropped; 16-bit scaled to 8 bits), whichever decoding backend is used;
     - a missing or undecodable file raises an error naming the file and what to do (mmcv raises
       a bare ``AssertionError``), unless ``ignore_empty=True`` (then the sample is skipped and
-      the dataset fetches another one in training).
+      the dataset fetches another one in training);
+    - an image whose header declares more pixels than the project's limit (120 MP; raise it with
+      ``BACLIP_MAX_IMAGE_PIXELS``, see :mod:`mmseg_baclip.utils.image_limits`) is refused before
+      it is decoded, naming the file, even with ``ignore_empty=True``; a file with several
+      frames (animated GIF/WebP) gives its first frame, with a warning.
 
     Required keys: ``img_path``. Added keys: ``img``, ``img_shape``, ``ori_shape``.
 
@@ -82,9 +90,11 @@ class LoadOVCamoImage(LoadImageFromFile):
 
         Raises:
             FileNotFoundError: The file does not exist.
+            ImageTooLargeError: The header declares more pixels than the limit.
             ValueError: The file exists but cannot be decoded.
         """
         filename = results['img_path']
+        self._check_header(filename)
         try:
             loaded = super().transform(results)
         except FileNotFoundError as e:
@@ -107,6 +117,18 @@ class LoadOVCamoImage(LoadImageFromFile):
             img = img.astype(np.float32)
         loaded['img'] = img
         return loaded
+
+    def _check_header(self, filename: str) -> None:
+        """The pixel limit and the frame warning, from the header (no pixel decoded). A file
+        that cannot be reached is left to the loader, which reports it."""
+        try:
+            if self.backend_args is None and osp.isfile(filename):
+                source = filename  # PIL reads only the header of a local file
+            else:
+                source = fileio.get(filename, backend_args=self.backend_args)
+        except Exception:  # noqa: BLE001 - missing or unreachable: the loader says so below
+            return
+        check_image_header(source, filename)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(to_float32={self.to_float32_output}, '

@@ -10,27 +10,11 @@ from mmseg.registry import MODELS
 from open_clip.model import _build_text_tower
 from torch import Tensor, nn
 
+from ...utils.class_name_rules import check_vocabulary
 from ..utils.frozen_file_weights import FrozenFileWeightsMixin
 from ..utils.open_clip_utils import (freeze, get_clip_config, load_clip_state_dict,
                                      load_weights_strict, warn_random_weights)
 from .prompt_templates import get_templates
-
-
-def check_vocabulary(vocabulary: Sequence[str]) -> Tuple[str, ...]:
-    """Validate a vocabulary: a non-empty sequence of distinct, non-empty class names."""
-    if isinstance(vocabulary, str):
-        raise TypeError(f'The vocabulary must be a list of class names, not the string '
-                        f'{vocabulary!r}.')
-    vocabulary = tuple(vocabulary)
-    if not vocabulary:
-        raise ValueError('The vocabulary is empty: give at least one class name.')
-    bad = [v for v in vocabulary if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise ValueError(f'Class names must be non-empty strings; got {bad[:5]}.')
-    dupes = sorted({v for v in vocabulary if vocabulary.count(v) > 1})
-    if dupes:
-        raise ValueError(f'Duplicate class names in the vocabulary: {dupes}.')
-    return vocabulary
 
 
 @MODELS.register_module()
