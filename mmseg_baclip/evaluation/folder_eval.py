@@ -17,6 +17,9 @@ The reusable part of ``tools/analysis/eval_predictions.py``:
    ``allow_missing=True``, in which case only the predicted images are averaged, which is what the
    official ``evaluate.py`` does silently. Files that are not images (``.json``, ``.csv``, ...) are
    skipped, so the folder written by ``OVCOSMetric(output_dir=...)`` can be evaluated as it is.
+   A prediction that is a symbolic link whose target (resolved with ``realpath``) lies outside
+   the prediction folder is an error naming the link and its target; links that stay inside
+   the folder are read as usual.
 3. :func:`evaluate_predictions` reads each prediction as 8-bit grayscale and each GT as the
    dataset does (``> 0`` to {0, 255}, as OVC's loader; files that this would read silently wrong,
    such as 16-bit or alpha-only predictions, are errors naming the file, see
@@ -34,6 +37,7 @@ import cv2
 
 from .ovcos_measures import OFFICIAL_KEYS, compute_image_measures, wrong_class_measures
 from .ovcos_summary import Record, Summary, summarize
+from ..utils.output_paths import path_inside
 from .prediction_files import (PredictionFileError, PredictionNameError, parse_prediction_name,
                                read_gt_mask, read_prediction)
 
@@ -153,7 +157,14 @@ def match_predictions(pred_dir: str, samples: Dict[str, GTSample]
     tasks, seen = [], {}
     for file_name in sorted(os.listdir(pred_dir)):
         path = osp.join(pred_dir, file_name)
-        if not osp.isfile(path) or not file_name.lower().endswith(IMAGE_EXTENSIONS):
+        if not file_name.lower().endswith(IMAGE_EXTENSIONS):
+            continue
+        if not path_inside(pred_dir, path):  # a symbolic link out of the folder
+            raise PredictionFileError(
+                f'{path}: a symbolic link to {osp.realpath(path)}, outside the prediction '
+                f'folder {osp.realpath(pred_dir)}; predictions are read from inside the folder '
+                'only: copy the file into it')
+        if not osp.isfile(path):
             continue
         parsed = parse_prediction_name(file_name, samples)
         if parsed is None:

@@ -124,3 +124,53 @@ def test_tool_writes_official_json(ovcos_ref, tiny_ovcamo, tmp_path, capsys):
     cv2.imwrite(osp.join(tiny_ovcamo['pred_dir'], '[cat]unknown.png'), np.zeros((4, 4), np.uint8))
     with pytest.raises(SystemExit, match=r'unknown.png'):
         tool.main(['--pred', tiny_ovcamo['pred_dir'], '--data-root', tiny_ovcamo['root']])
+
+
+def test_tool_checks_out_before_reading_data(tiny_ovcamo, tmp_path, capsys):
+    """``--out /`` printed the scores, then a traceback: now an error naming it, first."""
+    tool = _load_tool()
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('x')
+    folder = tmp_path / 'results'
+    folder.mkdir()
+    for out in ('/', str(folder), f'{folder}{os.sep}', str(a_file / 'results.json')):
+        with pytest.raises(SystemExit) as error:
+            tool.main(['--pred', tiny_ovcamo['pred_dir'], '--data-root', tiny_ovcamo['root'],
+                       '--out', out, '--workers', '1'])
+        message = error.value.code
+        assert isinstance(message, str) and message.startswith('error: --out'), message
+        assert out.rstrip(os.sep) in message and '\n' not in message
+        assert capsys.readouterr().out == ''  # nothing was scored
+    assert os.listdir(folder) == []
+
+
+def test_symlink_out_of_the_prediction_folder_is_refused(tiny_ovcamo, tmp_path):
+    pred_dir = tiny_ovcamo['pred_dir']
+    expected = evaluate_predictions(pred_dir, tiny_ovcamo['root'], workers=1)['full_precision']
+    name = sorted(os.listdir(pred_dir))[0]
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    target = outside / 'secret.png'
+    os.replace(osp.join(pred_dir, name), target)
+    os.symlink(str(target), osp.join(pred_dir, name))
+    with pytest.raises(ValueError, match='outside the prediction folder') as error:
+        evaluate_predictions(pred_dir, tiny_ovcamo['root'], workers=1)
+    assert osp.join(pred_dir, name) in str(error.value) and str(target) in str(error.value)
+    with pytest.raises(SystemExit, match='secret.png'):  # the tool: an error, no traceback
+        _load_tool().main(['--pred', pred_dir, '--data-root', tiny_ovcamo['root'],
+                           '--workers', '1'])
+    # relative links that climb out are refused too; links that stay inside are read
+    os.remove(osp.join(pred_dir, name))
+    os.symlink(osp.join('..', 'outside', 'secret.png'), osp.join(pred_dir, name))
+    with pytest.raises(ValueError, match='outside the prediction folder'):
+        evaluate_predictions(pred_dir, tiny_ovcamo['root'], workers=1)
+    os.remove(osp.join(pred_dir, name))
+    os.mkdir(osp.join(pred_dir, 'store'))
+    os.replace(target, osp.join(pred_dir, 'store', 'kept.png'))
+    os.symlink(osp.join('store', 'kept.png'), osp.join(pred_dir, name))
+    linked_folder = str(tmp_path / 'linked_preds')  # the folder itself may be a link
+    os.symlink(pred_dir, linked_folder)
+    for folder in (pred_dir, linked_folder):
+        output = evaluate_predictions(folder, tiny_ovcamo['root'], workers=1)
+        assert output['num_images'] == 8
+        assert output['full_precision'] == pytest.approx(expected, abs=ATOL)

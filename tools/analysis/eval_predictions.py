@@ -14,7 +14,11 @@ that cannot be read, or that the official 8-bit grayscale reading would silently
 or drawn in an alpha channel), a JSON file that is not UTF-8 JSON, and a test ``unique_id``
 listed twice are errors that name the file. A class name holding ``]`` (as ``tools/test.py
 --out`` writes it) is read back by taking the ``]`` after which a test sample's mask name
-follows.
+follows. A prediction that is a symbolic link pointing outside the ``--pred`` folder (resolved
+with ``realpath``) is an error naming the link and its target; links inside the folder are read.
+``--out`` is checked right after the arguments are parsed, before any data is read: a path
+ending in a separator, an existing folder, a path below a file or in a folder that may not be
+written is an error naming it.
 
 The JSON file has the official keys ``sm, wfm, mae, adpfm, avgfm, maxfm, adpem, avgem, maxem,
 adpiou, avgiou, maxiou`` rounded to 3 decimals like OVC, and under ``full_precision`` the
@@ -31,6 +35,7 @@ from typing import List, Optional
 from mmseg_baclip.evaluation.folder_eval import MissingPredictionsError, evaluate_predictions
 from mmseg_baclip.evaluation.ovcos_summary import (hard_subset_text, overall_tables,
                                                    per_class_table)
+from mmseg_baclip.utils.output_paths import OutputPathError, check_output_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -60,6 +65,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
+    if args.out:
+        try:  # before any data is read: a path that cannot be written would lose the run
+            check_output_file(args.out, '--out')
+        except OutputPathError as error:
+            sys.exit(f'error: {error}')
     try:
         output = evaluate_predictions(
             args.pred,
