@@ -14,6 +14,12 @@ file nor deletes the last complete one). ``--resume`` without a path continues f
 truncated); a work dir without any checkpoint is a loud warning (training starts from scratch),
 and one whose checkpoints are all broken is an error. ``--resume PATH`` checks that PATH is
 complete.
+
+One training per work dir: the run holds ``<work_dir>/.train.lock`` (``WorkDirLock``, rank 0 only)
+until it ends, and a second training started in the same work dir is refused with the pid, host,
+start time and command of the run that holds it. The operating system drops the lock when a run
+dies; the next run takes over the stale lock file with a warning naming the dead run.
+
 Multi-GPU / multi-node: ``bash tools/dist_train.sh CONFIG GPUS`` (torchrun, ``--launcher
 pytorch``).
 """
@@ -31,9 +37,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import (BrokenCheckpointError, add_required_hooks,  # noqa: E402
-                                 check_checkpoint_file, checkpoint_loading,
-                                 find_resume_checkpoint, setup_cpu_distributed)
+from mmseg_baclip.engine import (BrokenCheckpointError, WorkDirLock,  # noqa: E402
+                                 WorkDirLockedError, add_required_hooks, check_checkpoint_file,
+                                 checkpoint_loading, find_resume_checkpoint,
+                                 setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -135,12 +142,17 @@ def main(argv=None) -> Runner:
     args = parse_args(argv)
     _RESUME_WARNINGS.clear()
     cfg = build_cfg(args)
-    setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
-    runner = Runner.from_cfg(cfg)
-    for message in _RESUME_WARNINGS:
-        print_log(message, logger=runner.logger, level=logging.WARNING)
-    with checkpoint_loading(unsafe=args.unsafe_load):
-        runner.train()
+    try:  # one training per work dir (rank 0 locks), held until training ends
+        lock = WorkDirLock(cfg.work_dir).acquire()
+    except WorkDirLockedError as error:
+        raise SystemExit(f'error: {error}') from None
+    with lock:
+        setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
+        runner = Runner.from_cfg(cfg)
+        for message in _RESUME_WARNINGS + ([lock.takeover] if lock.takeover else []):
+            print_log(message, logger=runner.logger, level=logging.WARNING)
+        with checkpoint_loading(unsafe=args.unsafe_load):
+            runner.train()
     return runner
 
 

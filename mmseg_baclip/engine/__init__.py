@@ -9,6 +9,7 @@ from .hooks import (AtomicCheckpointHook, CheckpointMismatchError, CheckpointSav
                     RNGStateHook, StrictCheckpointHook, WeightsOnlyCheckpointHook)
 from .optim_constructor import TrainableOnlyOptimWrapperConstructor
 from .runtime import REQUIRED_HOOKS, add_required_hooks, setup_cpu_distributed
+from .work_dir_lock import WorkDirLock, WorkDirLockedError
 
 __all__ = [
     'AtomicCheckpointHook', 'BrokenCheckpointError', 'CheckpointSaveError',
@@ -19,5 +20,6 @@ __all__ = [
     'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'REQUIRED_HOOKS',
     'RNGStateHook', 'StrictCheckpointHook', 'TrainableOnlyOptimWrapperConstructor',
     'UnsafeCheckpointError', 'WeightsOnlyCheckpointHook', 'add_required_hooks',
-    'checkpoint_loading', 'load_checkpoint_file', 'setup_cpu_distributed'
+    'checkpoint_loading', 'load_checkpoint_file', 'setup_cpu_distributed', 'WorkDirLock',
+    'WorkDirLockedError'
 ]
