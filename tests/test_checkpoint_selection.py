@@ -75,7 +75,7 @@ def test_holdout_is_a_seeded_complementary_part_of_the_training_images(tmp_path)
     from mmseg.registry import DATASETS
 
     from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-    from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
+    from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
     root = str(tmp_path / 'data')
     make_synthetic_ovcamo(root, num_train=40, num_test=6, size=(24, 24), seed=3)
     cfg = Config.fromfile(HOLDOUT)
@@ -110,7 +110,7 @@ def test_holdout_config_trains_and_keeps_the_best_checkpoint_by_holdout_cIoU(tmp
     from mmengine.runner import Runner
 
     from baclip_test_utils import tiny_baclip_cfg
-    from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
+    from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
     root = str(tmp_path / 'data')
     make_synthetic_ovcamo(root, num_train=20, num_test=3, size=(48, 48), seed=0)
     cfg = Config.fromfile(HOLDOUT)

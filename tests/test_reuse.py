@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from baclip_test_utils import REPO_ROOT
-from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 
 REUSE = osp.join(REPO_ROOT, 'configs', 'reuse',
                  'fcn_mmpretrain-convnext-atto-cce_1xb4-200iter_ovcamo-synthetic-128.py')

@@ -24,8 +24,11 @@ def test_mmcv_ops_stand_in_only_when_needed():
     # mmcv's own pure-PyTorch point_sample works ...
     out = mmcv.ops.point_sample(torch.rand(1, 2, 4, 4), torch.rand(1, 3, 2))
     assert out.shape == (1, 2, 3)
-    # ... and compiled ops fail only when called, with a clear message
-    with pytest.raises(RuntimeError, match='RoIAlign.*mmcv-lite'):
+    # ... the compiled op mmseg imports unguarded fails only when called, with a clear message
+    with pytest.raises(RuntimeError, match='sigmoid_focal_loss.*mmcv-lite'):
+        mmcv.ops.sigmoid_focal_loss(torch.rand(2, 3), torch.tensor([0, 1]))
+    # ... and any other op is missing, as with mmcv-lite alone (tests/test_mmcv_ops_fallback.py)
+    with pytest.raises(AttributeError, match='RoIAlign.*mmcv-lite'):
         mmcv.ops.RoIAlign(7)
     import mmseg.models  # noqa: F401  (needs mmcv.ops at import)
     assert compat.install_mmcv_ops_fallback() is True  # idempotent

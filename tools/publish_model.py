@@ -44,9 +44,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 
-from mmseg_baclip.engine import (FROZEN_WEIGHTS_KEY, frozen_weights_record,  # noqa: E402
-                                 load_checkpoint_file, strip_frozen_weights)
-from mmseg_baclip.engine.frozen_weights import frozen_sources  # noqa: E402
+from mmseg_baclip.engine import load_checkpoint_file  # noqa: E402
+from mmseg_baclip.models.utils.frozen_weights import (FROZEN_WEIGHTS_KEY,  # noqa: E402
+                                                      frozen_sources, frozen_weights_record,
+                                                      strip_frozen_weights)
 from mmseg_baclip.utils.file_fingerprint import file_sha256  # noqa: E402
 from mmseg_baclip.utils.output_paths import OutputPathError, check_output_file  # noqa: E402
 

@@ -14,9 +14,14 @@ is built. ``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (th
 through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions. The metrics are
 logged and written as JSON to ``<work dir>/<timestamp>/<timestamp>.json``.
 
-The checkpoint is loaded with ``torch.load(weights_only=True)`` whatever the torch version, and
-must fit the model built from CONFIG (an error names the first mismatched keys);
-``--unsafe-load`` allows old pickled checkpoints from a trusted source.
+The Runner is the one the config names (``runner_type``; the shipped configs name
+``BaCLIPRunner``), as mmseg's own ``tools/test.py`` builds it: the checkpoint is loaded with
+``torch.load(weights_only=True)`` on every scheme and must fit the model built from CONFIG (an
+error names the first mismatched keys). What this script adds to mmseg's: ``none`` as the
+checkpoint, ``--out`` through the OVCOSMetric (official ``[class]<mask name>.png`` files),
+``--unsafe-load`` (``checkpoint_cfg.unsafe_load=True``, trusted old pickles only), output
+folders checked before anything is built, torchrun on CPU-only machines, and one-line errors
+for the Runner's checks.
 Several GPUs: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS`` (same metrics).
 """
 import argparse
@@ -29,10 +34,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmseg_baclip  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import (add_required_hooks, checkpoint_loading,  # noqa: E402
-                                 setup_cpu_distributed)
+from mmseg_baclip.engine import build_runner, setup_cpu_distributed  # noqa: E402
 from mmseg_baclip.utils.output_paths import OutputPathError, check_output_dir  # noqa: E402
 
 
@@ -104,15 +107,15 @@ def main(argv=None) -> dict:
                              f'evaluator of {args.config} is {[e.get("type") for e in evaluators]}.')
         for evaluator in ovcos:
             evaluator['output_dir'] = args.out
-    add_required_hooks(cfg)
+    if args.unsafe_load:
+        cfg.checkpoint_cfg = dict(cfg.get('checkpoint_cfg', None) or {}, unsafe_load=True)
     setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     if cfg.load_from is None:
         # No trained checkpoint: load CLIP/SAM from their local files as training would.
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         model.init_weights()
-    with checkpoint_loading(unsafe=args.unsafe_load):
-        return runner.test()
+    return runner.test()
 
 
 if __name__ == '__main__':

@@ -1,45 +1,37 @@
-"""Train a BaCLIP (or any mmseg) model with mmengine's Runner.
+"""Train a BaCLIP (or any mmseg) model, as mmseg's ``tools/train.py`` does.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [DTYPE]]
                                  [--unsafe-load] [--cfg-options k=v ...]
                                  [--launcher {none,pytorch,slurm,mpi}]
 
-Checkpoints (``--resume``, ``load_from``) are loaded with ``torch.load(weights_only=True)``
-whatever the torch version, and must fit the model (see mmseg_baclip.engine);
-``--unsafe-load`` allows old pickled checkpoints from a trusted source.
+The Runner is the one the config names (``runner_type``; the shipped configs name
+``BaCLIPRunner``, which owns checkpoint loading and saving, see ``mmseg_baclip/engine/runner.py``),
+exactly as mmseg's own ``tools/train.py`` builds it. What this script adds to mmseg's:
 
-Checkpoints are written atomically (``AtomicCheckpointHook``: a full disk never leaves a partial
-file nor deletes the last complete one). ``--resume`` without a path continues from the newest
-*complete* checkpoint of the work dir, warning about every newer broken file it skips (empty or
-truncated); a work dir without any checkpoint is a loud warning (training starts from scratch),
-and one whose checkpoints are all broken is an error. ``--resume PATH`` checks that PATH is
-complete.
-
-One training per work dir: the run holds ``<work_dir>/.train.lock`` (``WorkDirLock``, rank 0 only)
-until it ends, and a second training started in the same work dir is refused with the pid, host,
-start time and command of the run that holds it. The operating system drops the lock when a run
-dies; the next run takes over the stale lock file with a warning naming the dead run.
+* ``--resume PATH`` continues from a given checkpoint (mmseg's takes no path); ``--resume``
+  alone continues from the newest *complete* checkpoint of the work dir (the Runner skips newer
+  broken files, loudly);
+* ``--amp bfloat16`` chooses the autocast dtype (mmseg's ``--amp`` is float16 only);
+* ``--unsafe-load`` sets ``checkpoint_cfg.unsafe_load=True`` for old pickled checkpoints from a
+  trusted source;
+* ``--launcher pytorch`` (torchrun) also works on machines without CUDA (gloo backend);
+* a work dir held by another training ends the tool with one line naming that training.
 
 Multi-GPU / multi-node: ``bash tools/dist_train.sh CONFIG GPUS`` (torchrun, ``--launcher
 pytorch``).
 """
 import argparse
-import logging
 import os
 import os.path as osp
 import sys
-import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_baclip  # noqa: E402,F401  (registers the plugin, mmcv-lite fallback)
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import (BrokenCheckpointError, WorkDirLock,  # noqa: E402
-                                 WorkDirLockedError, add_required_hooks, check_checkpoint_file,
-                                 checkpoint_loading, find_resume_checkpoint,
+from mmseg_baclip.engine import (WorkDirLockedError, build_runner,  # noqa: E402
                                  setup_cpu_distributed)
 
 
@@ -48,8 +40,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or from the latest checkpoint '
-                        'in the work dir when no path is given')
+                        help='resume from the given checkpoint, or from the newest complete '
+                        'checkpoint in the work dir when no path is given')
     parser.add_argument('--amp', nargs='?', const='float16', default=None,
                         choices=['float16', 'bfloat16'],
                         help='automatic mixed precision (AmpOptimWrapper, GPU only) with this '
@@ -88,71 +80,23 @@ def build_cfg(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.dtype = args.amp
             cfg.optim_wrapper.loss_scale = 'dynamic' if args.amp == 'float16' else 1.0
-    if args.resume == 'auto':
-        cfg.load_from = choose_resume_checkpoint(cfg.work_dir)
-        cfg.resume = cfg.load_from is not None
-    elif args.resume is not None:
-        if '://' not in args.resume:
-            try:
-                check_checkpoint_file(args.resume)
-            except (FileNotFoundError, BrokenCheckpointError) as error:
-                raise SystemExit(f'error: --resume {args.resume}: {error}') from None
+    if args.resume is not None:
         cfg.resume = True
-        cfg.load_from = args.resume
-    return add_required_hooks(cfg)
-
-
-#: Warnings of the resume choice, repeated in the run's log once the Runner exists.
-_RESUME_WARNINGS = []
-
-
-def _loud(message: str) -> None:
-    warnings.warn(message, stacklevel=2)
-    _RESUME_WARNINGS.append(message)
-
-
-def choose_resume_checkpoint(work_dir: str):
-    """The checkpoint ``--resume`` (no path) continues from: the newest complete one.
-
-    Args:
-        work_dir (str): The run's work dir.
-
-    Returns:
-        str | None: The checkpoint, or None (with a loud warning) when the work dir has none.
-
-    Raises:
-        SystemExit: Checkpoints exist but none is complete.
-    """
-    choice = find_resume_checkpoint(work_dir)
-    broken = '\n'.join(f'  - {path}: {problem}' for path, problem in choice.skipped)
-    if choice.path is None and choice.skipped:
-        raise SystemExit(f'error: --resume: no complete checkpoint in {work_dir}:\n{broken}\n'
-                         'Delete these files to train from scratch, or give --resume PATH.')
-    if choice.path is None:
-        _loud(f'--resume: no checkpoint in {work_dir} (no last_checkpoint record, no '
-              'epoch_*.pth / iter_*.pth): TRAINING STARTS FROM SCRATCH. Check --work-dir if '
-              'you meant to continue a run.')
-    elif choice.skipped:
-        _loud(f'--resume: skipped {len(choice.skipped)} broken checkpoint(s) newer than the '
-              f'newest complete one:\n{broken}\nResuming from {choice.path}.')
-    return choice.path
+        cfg.load_from = None if args.resume == 'auto' else args.resume
+    if args.unsafe_load:
+        cfg.checkpoint_cfg = dict(cfg.get('checkpoint_cfg', None) or {}, unsafe_load=True)
+    return cfg
 
 
 def main(argv=None) -> Runner:
     args = parse_args(argv)
-    _RESUME_WARNINGS.clear()
     cfg = build_cfg(args)
-    try:  # one training per work dir (rank 0 locks), held until training ends
-        lock = WorkDirLock(cfg.work_dir).acquire()
-    except WorkDirLockedError as error:
+    setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
+    runner = build_runner(cfg)
+    try:
+        runner.train()
+    except WorkDirLockedError as error:  # another training holds the work dir: nothing ran
         raise SystemExit(f'error: {error}') from None
-    with lock:
-        setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
-        runner = Runner.from_cfg(cfg)
-        for message in _RESUME_WARNINGS + ([lock.takeover] if lock.takeover else []):
-            print_log(message, logger=runner.logger, level=logging.WARNING)
-        with checkpoint_loading(unsafe=args.unsafe_load):
-            runner.train()
     return runner
 
 

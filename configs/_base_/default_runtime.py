@@ -12,23 +12,17 @@ log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
-# Reliability hooks (mmseg_baclip.engine); keep them when you set your own custom_hooks:
-# - WeightsOnlyCheckpointHook: every checkpoint written loads with torch.load(weights_only=True).
-# - StrictCheckpointHook: load_from / --resume fail, naming the keys, on a checkpoint that does
-#   not fit the model (mmengine would load it partially and only log).
-# - FrozenWeightsCheckpointHook: checkpoints leave out the frozen CLIP / SAM weights read from
-#   their files (40 MB instead of 1.4 GB) and record each file's sha256; loading reads them
-#   from the files again (another file is an error). slim=False writes full checkpoints.
-# - RNGStateHook: checkpoints hold the RNG states, so --resume continues exactly.
+# The Runner that owns checkpoints (mmseg_baclip.engine.BaCLIPRunner): weights-only loading
+# on every scheme, keys and shapes checked before anything is copied, NaN/Inf weights refused,
+# slim checkpoints (the frozen CLIP / SAM weights are read from their files, whose sha256 is
+# recorded), atomic writes, --resume from the newest complete checkpoint, one training per work
+# dir. mmseg's own tools/train.py and tools/test.py build it from runner_type too.
+runner_type = 'BaCLIPRunner'
+checkpoint_cfg = dict(strict=True, ignore_keys=[], slim=True, unsafe_load=False)
+# Hooks (mmseg_baclip.engine); keep them when you set your own custom_hooks:
+# - RNGStateHook: checkpoints hold the RNG states, so a resumed run continues exactly.
 # - NonFiniteLossHook: a NaN/Inf loss stops training with the iteration in the message.
-# tools/train.py and tools/test.py add these three when a config leaves them out, and replace
-# default_hooks.checkpoint's CheckpointHook by AtomicCheckpointHook (same arguments): each
-# checkpoint is written to a temporary file and renamed, and outdated ones are deleted only
-# after that, so a full disk never loses the last complete checkpoint.
 custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='StrictCheckpointHook'),
-    dict(type='FrozenWeightsCheckpointHook'),
     dict(type='RNGStateHook'),
     dict(type='NonFiniteLossHook'),
 ]

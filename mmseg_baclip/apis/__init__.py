@@ -1,6 +1,7 @@
 """Inference API for users: any images, any class names."""
+from ..utils.image_files import IMAGE_EXTENSIONS
 from .inference_loader import OVCOSInferenceLoader
-from .ovcos_inferencer import IMAGE_EXTENSIONS, OVCOSInferencer
+from .ovcos_inferencer import OVCOSInferencer
 from .vocabulary import (config_vocabulary, load_vocabulary, parse_vocabulary_list,
                          parse_vocabulary_text, read_vocabulary_file)
 

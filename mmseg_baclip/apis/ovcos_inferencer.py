@@ -21,15 +21,12 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType
 from rich.progress import track
 
-from ..engine import (CheckpointMismatchError, check_checkpoint_file, check_finite_weights,
-                      frozen_weights_record, load_checkpoint_file, restore_frozen_weights)
-from ..engine.hooks.strict_checkpoint_hook import compare_state_dicts, describe_mismatch
+from ..engine import load_weights
+from ..utils.image_files import IMAGE_EXTENSIONS
 from ..visualization.overlay import draw_ovcos_overlay, save_rgb
 from .inference_loader import InputsType, OVCOSInferenceLoader
 from .vocabulary import VocabularyType, config_vocabulary, load_vocabulary
 
-#: File extensions taken from a folder (case-insensitive); other files are ignored.
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 #: Image loaders of a test pipeline that the inference loader replaces.
 _LOADERS = ('LoadOVCamoImage', 'LoadImageFromFile', 'InferencerLoader', 'LoadImageFromNDArray')
 #: Annotation loaders dropped from the test pipeline.
@@ -122,26 +119,7 @@ class OVCOSInferencer(BaseInferencer):
         if checkpoint is None:
             model.init_weights()
             return
-        check_checkpoint_file(checkpoint)
-        loaded = load_checkpoint_file(checkpoint, map_location='cpu')
-        state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
-        if not isinstance(state, dict):
-            raise CheckpointMismatchError(f'{checkpoint} is not a model checkpoint (no '
-                                          '"state_dict" and not a state dict)')
-        # A slim checkpoint: the frozen CLIP/SAM weights it leaves out come from their files.
-        restore_frozen_weights(model, state, frozen_weights_record(loaded),
-                               f'the checkpoint {checkpoint}')
-        metadata = getattr(state, '_metadata', None)
-        state = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state.items())
-        if metadata is not None:
-            state._metadata = metadata  # the training vocabulary is kept there
-        check_finite_weights(state, checkpoint)
-        problems = compare_state_dicts(model.state_dict(), state)
-        if any(problems.values()):
-            raise CheckpointMismatchError(
-                f'{checkpoint} does not fit the model of the config: '
-                f'{describe_mismatch(problems)}. Use the config it was trained with.')
-        model.load_state_dict(state, strict=True)
+        load_weights(model, checkpoint)  # the Runner's reading and checks, outside a Runner
 
     def _init_pipeline(self, cfg: ConfigType) -> Compose:
         """The config's test pipeline with the inference loader and without annotations."""

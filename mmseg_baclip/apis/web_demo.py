@@ -19,9 +19,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from ..utils.image_files import IMAGE_EXTENSIONS
 from ..utils.image_limits import ImageTooLargeError, check_image_header, max_image_pixels
 from ..visualization.overlay import save_rgb
-from .ovcos_inferencer import IMAGE_EXTENSIONS
 from .vocabulary import parse_vocabulary_text
 
 #: Longest image side the demo segments; larger images are resized (the page says so).

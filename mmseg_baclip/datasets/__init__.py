@@ -1,13 +1,16 @@
-"""OVCamo dataset, its transforms, the synthetic generator and the layout checker."""
+"""OVCamo dataset, its transforms and the layout checker.
+
+The synthetic OVCamo-layout tree writer (``make_synthetic_ovcamo``) lives in
+:mod:`mmseg_baclip.synthetic_world`.
+"""
 from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 from .ovcamo import OVCamoDataset
 from .ovcamo_check import OVCamoCheckReport, check_ovcamo
 from .ovcamo_io import OVCamoDataError
-from .synthetic import make_synthetic_ovcamo
 from .transforms import LoadOVCamoAnnotations, LoadOVCamoImage, OVCamoRandomRotate
 
 __all__ = [
     'OVCAMO_TEST_CLASSES', 'OVCAMO_TRAIN_CLASSES', 'OVCamoDataset', 'OVCamoDataError',
-    'OVCamoCheckReport', 'check_ovcamo', 'make_synthetic_ovcamo', 'LoadOVCamoAnnotations',
-    'LoadOVCamoImage', 'OVCamoRandomRotate'
+    'OVCamoCheckReport', 'check_ovcamo', 'LoadOVCamoAnnotations', 'LoadOVCamoImage',
+    'OVCamoRandomRotate'
 ]

@@ -1,25 +1,38 @@
+"""Training and testing machinery: the Runner that owns checkpoints, its helpers and hooks.
+
+Where each checkpoint protection lives:
+
+* :mod:`.runner` (:class:`BaCLIPRunner`): load, resume and save, using
+* :mod:`.checkpoint_reading`: ``torch.load(weights_only=True)`` on every scheme;
+* :mod:`.checkpoint_files`: is a file complete, which checkpoint ``--resume`` continues from;
+* :mod:`.checkpoint_contents`: what is written (slim, weights-only-safe) and what is checked on
+  load (keys, shapes, NaN/Inf, frozen-weight files);
+* :mod:`.finite_weights`: the NaN/Inf check; :mod:`.work_dir_lock`: one training per work dir;
+* hooks named in the configs: :class:`AtomicCheckpointHook` (retention after success),
+  :class:`RNGStateHook` (exact resume), :class:`NonFiniteLossHook`, :class:`RankZeroLoggerHook`.
+"""
+from .checkpoint_contents import (CheckpointMismatchError, check_loaded, compare_state_dicts,
+                                  describe_mismatch, from_weights_only, load_weights,
+                                  prepare_to_save, to_weights_only)
 from .checkpoint_files import (BrokenCheckpointError, check_checkpoint_file,
                                checkpoint_file_problem, find_resume_checkpoint)
-from .checkpoint_loading import UnsafeCheckpointError, checkpoint_loading, load_checkpoint_file
+from .checkpoint_reading import UnsafeCheckpointError, load_checkpoint_file
+from .cpu_distributed import setup_cpu_distributed
 from .finite_weights import NonFiniteWeightsError, check_finite_weights, non_finite_tensors
-from .frozen_weights import (FROZEN_WEIGHTS_KEY, FrozenWeightsMismatchError,
-                             frozen_weights_record, restore_frozen_weights, strip_frozen_weights)
-from .hooks import (AtomicCheckpointHook, CheckpointMismatchError, CheckpointSaveError,
-                    FrozenWeightsCheckpointHook, NonFiniteLossError, NonFiniteLossHook,
-                    RNGStateHook, StrictCheckpointHook, WeightsOnlyCheckpointHook)
+from .hooks import (AtomicCheckpointHook, NonFiniteLossError, NonFiniteLossHook,
+                    RankZeroLoggerHook, RNGStateHook)
 from .optim_constructor import TrainableOnlyOptimWrapperConstructor
-from .runtime import REQUIRED_HOOKS, add_required_hooks, setup_cpu_distributed
+from .runner import BaCLIPRunner, CheckpointSaveError, build_runner
 from .work_dir_lock import WorkDirLock, WorkDirLockedError
 
 __all__ = [
-    'AtomicCheckpointHook', 'BrokenCheckpointError', 'CheckpointSaveError',
-    'FROZEN_WEIGHTS_KEY', 'FrozenWeightsCheckpointHook', 'FrozenWeightsMismatchError',
-    'frozen_weights_record', 'restore_frozen_weights', 'strip_frozen_weights',
-    'NonFiniteWeightsError', 'check_checkpoint_file', 'check_finite_weights',
-    'checkpoint_file_problem', 'find_resume_checkpoint', 'non_finite_tensors',
-    'CheckpointMismatchError', 'NonFiniteLossError', 'NonFiniteLossHook', 'REQUIRED_HOOKS',
-    'RNGStateHook', 'StrictCheckpointHook', 'TrainableOnlyOptimWrapperConstructor',
-    'UnsafeCheckpointError', 'WeightsOnlyCheckpointHook', 'add_required_hooks',
-    'checkpoint_loading', 'load_checkpoint_file', 'setup_cpu_distributed', 'WorkDirLock',
-    'WorkDirLockedError'
+    'AtomicCheckpointHook', 'BaCLIPRunner', 'BrokenCheckpointError', 'CheckpointMismatchError',
+    'CheckpointSaveError', 'NonFiniteLossError', 'NonFiniteLossHook', 'NonFiniteWeightsError',
+    'RNGStateHook', 'RankZeroLoggerHook', 'TrainableOnlyOptimWrapperConstructor',
+    'UnsafeCheckpointError', 'WorkDirLock', 'WorkDirLockedError', 'build_runner',
+    'check_checkpoint_file',
+    'check_finite_weights', 'check_loaded', 'checkpoint_file_problem', 'compare_state_dicts',
+    'describe_mismatch', 'find_resume_checkpoint', 'from_weights_only', 'load_checkpoint_file',
+    'load_weights', 'non_finite_tensors', 'prepare_to_save', 'setup_cpu_distributed',
+    'to_weights_only'
 ]

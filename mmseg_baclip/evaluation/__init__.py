@@ -7,13 +7,13 @@ from .ovcos_measures import (CURVE_KEYS, OFFICIAL_KEYS, PAPER_KEYS, SCALAR_KEYS,
                              image_measures, paper_metrics, probability_to_uint8,
                              wrong_class_measures)
 from .ovcos_metric import OVCOSMetric
-from .ovcos_summary import flatten_summary, summarize
+from .ovcos_summary import flatten_summary, image_record, summarize
 
 __all__ = [
     'OVCOSMetric', 'CountEmeasure', 'compute_image_measures', 'image_measures',
     'wrong_class_measures', 'aggregate_measures', 'paper_metrics', 'probability_to_uint8',
-    'binarize_gt', 'summarize', 'flatten_summary', 'evaluate_predictions', 'evaluate_tasks',
-    'evaluate_task', 'load_test_samples', 'match_predictions', 'GTSample', 'PredictionTask',
-    'PredictionNameError', 'MissingPredictionsError', 'OFFICIAL_KEYS', 'PAPER_KEYS',
-    'SCALAR_KEYS', 'CURVE_KEYS'
+    'binarize_gt', 'image_record', 'summarize', 'flatten_summary', 'evaluate_predictions',
+    'evaluate_tasks', 'evaluate_task', 'load_test_samples', 'match_predictions', 'GTSample',
+    'PredictionTask', 'PredictionNameError', 'MissingPredictionsError', 'OFFICIAL_KEYS',
+    'PAPER_KEYS', 'SCALAR_KEYS', 'CURVE_KEYS'
 ]

@@ -35,15 +35,15 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import cv2
 
-from .ovcos_measures import OFFICIAL_KEYS, compute_image_measures, wrong_class_measures
-from .ovcos_summary import Record, Summary, summarize
+from .ovcos_measures import OFFICIAL_KEYS
+from .ovcos_summary import Record, Summary, image_record, summarize
+from ..utils.image_files import IMAGE_EXTENSIONS
 from ..utils.output_paths import path_inside
 from .prediction_files import (PredictionFileError, PredictionNameError, parse_prediction_name,
                                read_gt_mask, read_prediction)
 
 #: OVC evaluate.py's pattern: ``[<pred class>]<mask file name>``.
 PRED_NAME_PATTERN = re.compile(r'^\[(.*?)\](.*?)$')
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 __all__ = ['PredictionFileError', 'PredictionNameError', 'MissingPredictionsError', 'GTSample',
            'PredictionTask', 'load_test_samples', 'match_predictions', 'evaluate_task',
            'evaluate_tasks', 'evaluate_predictions', 'parallel_map', 'round_results']
@@ -193,7 +193,8 @@ def evaluate_task(task: PredictionTask, class_agnostic: bool = False) -> Record:
         class_agnostic (bool): Also keep the class-agnostic measures.
 
     Returns:
-        Record: ``dict(name, gt_class, pred_class, measures, agnostic)``.
+        Record: ``dict(name, gt_class, pred_class, measures, agnostic, gt_mask_class=None)``
+        (:func:`~.ovcos_summary.image_record`).
     """
     pred = read_prediction(task.pred_path)  # (H, W) uint8
     gt = read_gt_mask(task.mask_path)  # (H, W) uint8 {0, 255}
@@ -201,14 +202,7 @@ def evaluate_task(task: PredictionTask, class_agnostic: bool = False) -> Record:
         raise PredictionFileError(f'{task.pred_path}: prediction size {pred.shape} differs from '
                                   f'the GT size {gt.shape} ({task.mask_path}); save predictions '
                                   'at the GT size')
-    correct = task.pred_class == task.gt_class
-    agnostic = compute_image_measures(pred, gt) if class_agnostic else None
-    if not correct:
-        measures = wrong_class_measures()
-    else:
-        measures = agnostic if agnostic is not None else compute_image_measures(pred, gt)
-    return dict(name=task.name, gt_class=task.gt_class, pred_class=task.pred_class,
-                measures=measures, agnostic=agnostic)
+    return image_record(task.name, pred, gt, task.pred_class, task.gt_class, class_agnostic)
 
 
 def _evaluate_task_agnostic(task: PredictionTask) -> Record:

@@ -20,7 +20,7 @@ computation: Sm, wFm and MAE call ``py_sod_metrics`` directly, Fm and IoU go thr
 through :class:`CountEmeasure`, an ``Emeasure`` subclass that evaluates the E-measure from the
 shared counts.
 """
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -189,24 +189,29 @@ def wrong_class_measures() -> ImageMeasures:
     return measures
 
 
-def image_measures(pred: np.ndarray, gt: np.ndarray, pred_class: str,
-                   gt_class: str) -> ImageMeasures:
+def image_measures(pred: np.ndarray, gt: np.ndarray, pred_class: str, gt_class: str,
+                   agnostic: Optional[ImageMeasures] = None) -> ImageMeasures:
     """Class-aware measures of one image (OVC ``OVCOSMetricer.step``).
+
+    This is the one place of the class-aware rule: a wrong class zeroes the measures.
 
     Args:
         pred (np.ndarray): Prediction, uint8 of shape (H, W).
         gt (np.ndarray): Ground truth, uint8 of shape (H, W).
         pred_class (str): Predicted class name.
         gt_class (str): Ground-truth class name.
+        agnostic (ImageMeasures, optional): :func:`compute_image_measures` of this pair when
+            already computed; returned as it is (not copied) for a right class instead of
+            computing it again. Defaults to None.
 
     Returns:
-        ImageMeasures: :func:`compute_image_measures` if the class is right (exact string
-        comparison), otherwise :func:`wrong_class_measures` (nothing is computed).
+        ImageMeasures: :func:`compute_image_measures` (or ``agnostic``) if the class is right
+        (exact string comparison), otherwise :func:`wrong_class_measures` (nothing is computed).
     """
     if pred_class != gt_class:
         _check_pair(pred, gt)
         return wrong_class_measures()
-    return compute_image_measures(pred, gt)
+    return agnostic if agnostic is not None else compute_image_measures(pred, gt)
 
 
 def aggregate_measures(measures: Sequence[ImageMeasures]) -> Dict[str, float]:

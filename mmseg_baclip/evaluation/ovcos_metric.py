@@ -10,11 +10,10 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from mmseg.registry import METRICS
-from .ovcos_measures import (binarize_gt, compute_image_measures, probability_to_uint8,
-                             wrong_class_measures)
+from .ovcos_measures import binarize_gt, probability_to_uint8
 from ..utils.output_paths import check_output_dir
-from .ovcos_summary import (flatten_summary, hard_subset_text, overall_tables, per_class_table,
-                            summarize, write_per_class)
+from .ovcos_summary import (flatten_summary, hard_subset_text, image_record, overall_tables,
+                            per_class_table, summarize, write_per_class)
 from .prediction_files import prediction_path
 
 
@@ -145,17 +144,9 @@ class OVCOSMetric(BaseMetric):
             gt = binarize_gt(gt[0])  # (H, W) uint8 {0, 255}
             pred = probability_to_uint8(self._probability(data_sample, name), gt.shape)  # (H, W) uint8
 
-            agnostic = None
-            if self.class_agnostic:
-                agnostic = compute_image_measures(pred, gt)
-                measures = agnostic if pred_class == gt_class else wrong_class_measures()
-            elif pred_class == gt_class:
-                measures = compute_image_measures(pred, gt)
-            else:
-                measures = wrong_class_measures()
             self.results.append(
-                dict(name=name, gt_class=gt_class, pred_class=pred_class, measures=measures,
-                     agnostic=agnostic, gt_mask_class=data_sample.get('gt_mask_class')))
+                image_record(name, pred, gt, pred_class, gt_class, self.class_agnostic,
+                             gt_mask_class=data_sample.get('gt_mask_class')))
 
             if self.output_dir is not None:
                 out_path = prediction_path(self.output_dir, pred_class, name)

@@ -1,14 +1,15 @@
-"""Data-set summaries of per-image OVCOS results: overall, per class, hard subset, class-agnostic.
+"""Per-image OVCOS records and their summaries: overall, per class, hard subset, class-agnostic.
 
 Shared by :class:`~mmseg_baclip.evaluation.OVCOSMetric` and ``tools/analysis/eval_predictions.py``
 so that both report the same numbers in the same tables.
 
-A per-image *record* is a plain picklable dict::
+A per-image *record* is a plain picklable dict, built by :func:`image_record` only::
 
     dict(name=str,            # mask file name, e.g. 'COD10K-xxx.png'
          gt_class=str, pred_class=str,
          measures=ImageMeasures,            # class-aware (wrong class zeroed)
-         agnostic=ImageMeasures | None)     # class ignored (only when requested)
+         agnostic=ImageMeasures | None,     # class ignored (only when requested)
+         gt_mask_class=str | None)          # class of the GT mask (OVCOSMetric; else None)
 """
 import csv
 import json
@@ -19,7 +20,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from prettytable import PrettyTable
 
-from .ovcos_measures import OFFICIAL_KEYS, PAPER_KEYS, aggregate_measures, paper_metrics
+from .ovcos_measures import (OFFICIAL_KEYS, PAPER_KEYS, aggregate_measures,
+                             compute_image_measures, image_measures, paper_metrics)
 
 Record = Dict[str, Any]
 Summary = Dict[str, Any]
@@ -28,6 +30,40 @@ Summary = Dict[str, Any]
 # official evaluate.py reads every file of the folder as a "[class]<mask name>" prediction).
 PER_CLASS_JSON = '_per_class.json'
 PER_CLASS_CSV = '_per_class.csv'
+
+
+def image_record(name: str,
+                 pred: np.ndarray,
+                 gt: np.ndarray,
+                 pred_class: str,
+                 gt_class: str,
+                 class_agnostic: bool = False,
+                 gt_mask_class: Optional[str] = None) -> Record:
+    """The per-image record of one (prediction, GT) pair (``OVCOSMetric`` and folder evaluation).
+
+    The class-aware measures come from :func:`~.ovcos_measures.image_measures` (a wrong class
+    gives :func:`~.ovcos_measures.wrong_class_measures`). With ``class_agnostic`` the measures
+    are computed once and, for a right class, the same dict is both ``measures`` and
+    ``agnostic``.
+
+    Args:
+        name (str): Mask file name, e.g. ``'COD10K-xxx.png'``.
+        pred (np.ndarray): Prediction, uint8 of shape (H, W), 0-255.
+        gt (np.ndarray): Ground truth, uint8 of shape (H, W), {0, 255}.
+        pred_class (str): Predicted class name.
+        gt_class (str): Ground-truth class name.
+        class_agnostic (bool): Also keep the measures with the class ignored. Defaults to False.
+        gt_mask_class (str, optional): Class predicted from the ground-truth mask (the
+            classification ceiling), when known. Defaults to None.
+
+    Returns:
+        Record: ``dict(name, gt_class, pred_class, measures, agnostic, gt_mask_class)``, see the
+        module docstring; ``agnostic`` is None unless ``class_agnostic``.
+    """
+    agnostic = compute_image_measures(pred, gt) if class_agnostic else None
+    measures = image_measures(pred, gt, pred_class, gt_class, agnostic=agnostic)
+    return dict(name=name, gt_class=gt_class, pred_class=pred_class, measures=measures,
+                agnostic=agnostic, gt_mask_class=gt_mask_class)
 
 
 def _results(records: Sequence[Record], field: str = 'measures') -> Dict[str, float]:

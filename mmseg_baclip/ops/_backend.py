@@ -7,7 +7,7 @@ Rules (``BACLIP_OPS_BACKEND`` is read at every call, so it can be changed at run
   tensors need ``TRITON_INTERPRET=1`` in the environment *before* the kernels are first built
   (first Triton call of the process). Anything else raises a ``RuntimeError`` saying what to do.
 * ``auto`` (default): on CUDA with a usable Triton and float16/bfloat16/float32 inputs, the
-  per-op choice in :data:`AUTO_CUDA_BACKEND` (set from ``tools/analysis/benchmark_ops.py``);
+  per-op choice in :data:`AUTO_CUDA_BACKEND` (set from ``.dev_scripts/benchmark_ops.py``);
   everywhere else the reference.
 
 Triton is found with an explicit capability check (:func:`triton_available`), never by
@@ -27,7 +27,7 @@ BACKENDS = ('auto', 'triton', 'torch')
 MIN_TRITON = (3, 0)
 
 # What 'auto' runs on CUDA, per op: one line per op, chosen from the GPU benchmark
-# (tools/analysis/benchmark_ops.py). 'triton' = our kernels, 'torch' = the reference,
+# (.dev_scripts/benchmark_ops.py). 'triton' = our kernels, 'torch' = the reference,
 # 'sdpa' = (attention only) two F.scaled_dot_product_attention calls.
 # H200, torch 2.11, triton 3.6, paper shapes, fwd+bwd: multi_freq_pool triton 11-19x faster
 # than the reference; attention without padding: sdpa 0.79-0.87 ms, triton 1.00-1.15 ms,

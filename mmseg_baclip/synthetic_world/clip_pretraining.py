@@ -24,7 +24,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 from torch import Tensor
 
-from ..datasets.synthetic import render_object_crop
+from .ovcamo_tree import render_object_crop
 from ..models.utils.open_clip_utils import register_bundled_clip_configs
 
 PRETRAIN_TEMPLATES = tuple(t('{}') for t in OPENAI_IMAGENET_TEMPLATES)
@@ -45,7 +45,7 @@ def render_crops(class_names: Sequence[str], per_class: int, seed: int, stream: 
         crop (int): Picture side. Default: 64.
         scene (int): Side of the scene each picture is cut from. Default: 192.
         colour_shift (tuple[float, float]): The background's colour shift in those scenes
-            (see :func:`~mmseg_baclip.datasets.synthetic.render_sample`).
+            (see :func:`~mmseg_baclip.synthetic_world.ovcamo_tree.render_sample`).
         progress (bool): Show a progress bar.
 
     Returns:

@@ -1,7 +1,7 @@
 """The synthetic open-vocabulary world: an OVCamo-layout tree plus a CLIP that knows its classes.
 
 What it is: every one of the 75 OVCamo class names has its own look
-(:mod:`~mmseg_baclip.datasets.synthetic_appearance`); a tiny CLIP is pretrained here,
+(:mod:`~mmseg_baclip.synthetic_world.appearance`); a tiny CLIP is pretrained here,
 contrastively, on pictures of all 75 classes from a separate seed stream, like web-scale CLIP
 pretraining; BaCLIP then trains on the 14 training classes of the OVCamo-layout tree and is
 tested on the 61 unseen ones with that CLIP frozen. What it is not: a measure of accuracy on real
@@ -24,7 +24,7 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from ..datasets.class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-from ..datasets.synthetic import make_synthetic_ovcamo
+from .ovcamo_tree import make_synthetic_ovcamo
 from ..utils.file_fingerprint import file_sha256
 from .clip_pretraining import (_HELDOUT_STREAM, _PRETRAIN_STREAM, pretrain_clip, render_crops,
                                to_clip_input, zero_shot_accuracy)
@@ -46,7 +46,7 @@ class WorldSettings:
         colour_shift_min, colour_shift_max (float): Range of the background's colour shift
             against the object's class colours, in grey levels (most-changed channel), in the
             tree and in the pretraining pictures alike
-            (:func:`~mmseg_baclip.datasets.synthetic.render_sample`).
+            (:func:`~mmseg_baclip.synthetic_world.ovcamo_tree.render_sample`).
         clip_model (str): open_clip model name of the tiny CLIP.
         pretrain_per_class (int): Pretraining pictures per class (75 classes).
         crop_size (int): Side of those pictures, cut without resizing from 192x192 scenes (the

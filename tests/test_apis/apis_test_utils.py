@@ -44,7 +44,7 @@ def get_tiny_assets(tmp_path_factory) -> SimpleNamespace:
     global _ASSETS
     if _ASSETS is not None:
         return _ASSETS
-    from mmseg_baclip.datasets import make_synthetic_ovcamo
+    from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
     base = tmp_path_factory.mktemp('ovcos_apis')
     data_root = str(base / 'ovcamo')
     make_synthetic_ovcamo(data_root, num_train=8, num_test=6, size=(96, 96), seed=0)

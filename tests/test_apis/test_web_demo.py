@@ -88,7 +88,7 @@ def test_resize_to_max_side_keeps_the_aspect_and_says_so():
 
 def test_list_test_images(tmp_path):
     # its own tree: other tests may edit the shared assets' files (bad-input cases)
-    from mmseg_baclip.datasets import make_synthetic_ovcamo
+    from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
     root = str(tmp_path / 'ovcamo')
     make_synthetic_ovcamo(root, num_train=1, num_test=3, size=(32, 32), seed=0)
     expected = sorted(osp.join(root, 'test', 'image', f)

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from mmseg_baclip.datasets import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 
 NUM_TRAIN, NUM_TEST = 6, 4
 

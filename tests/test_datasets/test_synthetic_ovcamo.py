@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES, make_synthetic_ovcamo
+from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 from ovcamo_test_utils import read_json
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmseg_baclip.datasets import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 
 
 @pytest.fixture(scope='module', autouse=True)

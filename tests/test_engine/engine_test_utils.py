@@ -63,7 +63,7 @@ def tiny_cfg(data_root: str, work_dir: str, *, loop: str = 'iter', max_iters: in
     # LoggerHook two ranks write it at once and can leave it corrupt).
     cfg.default_hooks.logger = dict(type='RankZeroLoggerHook', interval=1,
                                     log_metric_by_epoch=by_epoch)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=by_epoch,
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', by_epoch=by_epoch,
                                         interval=interval, max_keep_ckpts=-1, save_best=None)
     if not val:
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None

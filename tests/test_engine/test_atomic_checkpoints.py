@@ -1,5 +1,6 @@
-"""Issue 14.2: a full disk must not lose every checkpoint (max_keep_ckpts=1), and --resume
-continues from the last complete one once space is free.
+"""A full disk must not lose every checkpoint (max_keep_ckpts=1), and --resume continues from
+the last complete one once space is free (BaCLIPRunner writes atomically, AtomicCheckpointHook
+deletes old files only after a successful save).
 
 Two ways to fill the disk: a real 100 MB tmpfs (in a private mount namespace, when the machine
 allows ``unshare``), and the write itself raising ``OSError(ENOSPC)`` after half the bytes."""
@@ -16,7 +17,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
 from engine_test_utils import REPO_ROOT, tiny_cfg, train
-from mmseg_baclip.engine import AtomicCheckpointHook, add_required_hooks
+from mmseg_baclip.engine import AtomicCheckpointHook
 from mmseg_baclip.engine import checkpoint_file_problem as problem_of
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -28,11 +29,14 @@ def two_epochs_keep_one(data_root, work_dir):
     return cfg
 
 
-def test_tools_use_the_atomic_hook(data_root, tmp_path):
-    cfg = add_required_hooks(two_epochs_keep_one(data_root, str(tmp_path)))
-    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
-    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1  # arguments kept
+def test_the_atomic_hook_keeps_the_newest_checkpoints(data_root, tmp_path):
+    """max_keep_ckpts is honoured (pruned after each successful save), as mmengine would."""
     assert issubclass(AtomicCheckpointHook, CheckpointHook)
+    cfg = tiny_cfg(data_root, str(tmp_path / 'w'), max_iters=6, interval=1)
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 2
+    train(cfg, str(tmp_path / 'c.py'), name='keep_two')
+    assert sorted(f for f in os.listdir(tmp_path / 'w') if f.endswith('.pth')) == [
+        'iter_5.pth', 'iter_6.pth']
 
 
 def test_save_failing_at_the_write_keeps_the_last_checkpoint(data_root, tmp_path, monkeypatch):

@@ -6,31 +6,36 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
-from mmseg.registry import HOOKS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmseg.registry import HOOKS, RUNNERS
 
 from engine_test_utils import REPO_ROOT
-from mmseg_baclip.engine import REQUIRED_HOOKS, add_required_hooks, setup_cpu_distributed
-from mmseg_baclip.engine.hooks import (from_weights_only, get_rng_state, set_rng_state,
-                                       to_weights_only)
+from mmseg_baclip.engine import (BaCLIPRunner, from_weights_only, setup_cpu_distributed,
+                                 to_weights_only)
+from mmseg_baclip.engine.hooks import get_rng_state, set_rng_state
 
 
-def test_hooks_are_registered_and_in_the_runtime_base():
-    names = ['WeightsOnlyCheckpointHook', 'StrictCheckpointHook', 'FrozenWeightsCheckpointHook',
-             'RNGStateHook', 'NonFiniteLossHook']
-    for name in names:
+def test_runner_and_hooks_are_registered_and_named_by_the_runtime_base():
+    """What the config shows is what runs: the Runner and every hook are in the base config."""
+    names = ['RNGStateHook', 'NonFiniteLossHook']
+    for name in names + ['AtomicCheckpointHook', 'RankZeroLoggerHook']:
         assert HOOKS.get(name) is not None, name
+    assert RUNNERS.get('BaCLIPRunner') is BaCLIPRunner
+    assert MMENGINE_RUNNERS.get('mmseg.BaCLIPRunner') is BaCLIPRunner  # found from mmengine too
     cfg = Config.fromfile(f'{REPO_ROOT}/configs/_base_/default_runtime.py')
     assert [h['type'] for h in cfg.custom_hooks] == names
+    assert cfg.runner_type == 'BaCLIPRunner'
+    assert cfg.checkpoint_cfg == dict(strict=True, ignore_keys=[], slim=True, unsafe_load=False)
 
 
-def test_add_required_hooks_keeps_user_settings():
-    cfg = Config(dict(custom_hooks=[dict(type='StrictCheckpointHook', strict=False)]))
-    add_required_hooks(cfg)
-    types = [h['type'] for h in cfg.custom_hooks]
-    assert sorted(types) == sorted(REQUIRED_HOOKS)
-    assert cfg.custom_hooks[0]['strict'] is False
-    empty = add_required_hooks(Config(dict()))
-    assert [h['type'] for h in empty.custom_hooks] == list(REQUIRED_HOOKS)
+def test_every_shipped_config_names_the_runner_and_the_atomic_checkpoint_hook():
+    import glob
+    for path in glob.glob(f'{REPO_ROOT}/configs/**/*.py', recursive=True):
+        if '/_base_/' in path:
+            continue
+        cfg = Config.fromfile(path)
+        assert cfg.runner_type == 'BaCLIPRunner', path
+        assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook', path
 
 
 def test_setup_cpu_distributed_changes_nothing_without_a_launcher():

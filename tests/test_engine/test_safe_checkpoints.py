@@ -1,5 +1,5 @@
-"""Part 3: checkpoints load with weights_only=True; code in a crafted checkpoint never runs; a
-checkpoint of another architecture is refused naming the keys."""
+"""BaCLIPRunner: checkpoints load with weights_only=True on every scheme; code in a crafted
+checkpoint never runs; a checkpoint of another architecture is refused naming the keys."""
 import os
 import os.path as osp
 import pickle
@@ -12,9 +12,8 @@ from mmseg.registry import MODELS
 
 from baclip_test_utils import tiny_baclip_cfg
 from engine_test_utils import test_tool, tiny_cfg, train, write_cfg
-from mmseg_baclip.engine import (CheckpointMismatchError, StrictCheckpointHook,
-                                 UnsafeCheckpointError, checkpoint_loading, load_checkpoint_file)
-from mmseg_baclip.engine.hooks import compare_state_dicts
+from mmseg_baclip.engine import (CheckpointMismatchError, UnsafeCheckpointError, check_loaded,
+                                 compare_state_dicts, load_checkpoint_file)
 from mmseg_baclip.models.utils import load_clip_state_dict
 
 
@@ -61,7 +60,9 @@ def test_without_the_conversion_mmengine_checkpoints_need_unsafe_loading(data_ro
     """Control + old checkpoints: mmengine's own checkpoint is refused by the safe loader, and
     --unsafe-load (trusted files only) still loads it."""
     cfg = tiny_cfg(data_root, str(tmp_path / 'w'), max_iters=1, interval=1)
-    cfg.custom_hooks = []  # plain mmengine: no WeightsOnlyCheckpointHook
+    cfg.pop('runner_type')  # plain mmengine's Runner
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint.type = 'CheckpointHook'
     cfg.experiment_name = 'plain_mmengine'
     Runner.from_cfg(cfg).train()
     old = str(tmp_path / 'w' / 'iter_1.pth')
@@ -190,35 +191,41 @@ def test_control_unsafe_load_does_run_the_code(evil, trained):
     assert marker.exists()
 
 
-def test_safe_even_where_torch_would_default_to_unsafe(evil, monkeypatch):
-    """Independent of the torch version: mmengine calls torch.load without weights_only; with
-    torch's default forced to False (as in torch < 2.6) the context still refuses the file."""
+def test_safe_even_where_torch_would_default_to_unsafe(evil, trained, monkeypatch):
+    """Independent of the torch version: with torch's default forced to unsafe (as in torch <
+    2.6), the Runner still refuses the file, and it touches no global of torch or mmengine."""
     path, marker = evil
+    cfg_path, _ = trained
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-    with checkpoint_loading():
-        with pytest.raises(UnsafeCheckpointError):
-            _load_checkpoint(path, map_location='cpu')
+    schemes, load = dict(CheckpointLoader._schemes), torch.load
+    with pytest.raises(UnsafeCheckpointError):
+        test_tool(cfg_path, path, name='evil_forced_default')
     assert not marker.exists()
-    schemes = dict(CheckpointLoader._schemes)
+    assert CheckpointLoader._schemes == schemes and torch.load is load
     with pytest.warns(UserWarning):
-        _load_checkpoint(path, map_location='cpu')  # outside the context: mmengine as is
+        _load_checkpoint(path, map_location='cpu')  # control: mmengine's own loader runs it
     assert marker.exists()
-    assert CheckpointLoader._schemes == schemes  # the context restored mmengine's loaders
 
 
-def test_other_schemes_are_safe_too(evil, monkeypatch):
+def test_other_schemes_are_read_by_the_runner_or_refused(evil, trained, monkeypatch):
+    """A scheme registered in mmengine whose loader would unpickle the file itself is refused
+    unread; mmengine's storage and model-zoo schemes are read without their loaders."""
     path, marker = evil
-    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    cfg_path, _ = trained
+    ran = []
 
     def load_from_fake(filename, map_location):  # a loader calling torch.load like mmengine's
-        return torch.load(filename[len('fake://'):], map_location=map_location)
+        ran.append(filename)
+        return torch.load(filename[len('fake://'):], map_location=map_location,
+                          weights_only=False)
 
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
     CheckpointLoader.register_scheme('fake://', load_from_fake, force=True)
-    with checkpoint_loading():
-        with pytest.raises(UnsafeCheckpointError, match='system'):
-            _load_checkpoint('fake://' + path, map_location='cpu')
-    assert not marker.exists()
+    with pytest.raises(ValueError, match='fake:// cannot be read safely'):
+        test_tool(cfg_path, 'fake://' + path, name='evil_fake_scheme')
+    assert ran == [] and not marker.exists()
+    with pytest.raises(KeyError, match='no model named'):
+        load_checkpoint_file('torchvision://no_such_model')
 
 
 def test_load_checkpoint_file(tmp_path, evil):
@@ -275,20 +282,10 @@ def test_wrong_architecture_on_resume(trained, data_root, tmp_path):
               name='wrong_resume')
 
 
-class _FakeRunner:
-    def __init__(self, model):
-        self.model = model
-        self.messages = []
-        self.logger = self
-
-    def warning(self, msg):
-        self.messages.append(msg)
-
-
-def test_strict_hook_options():
+def test_check_loaded_options():
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
     state = {f'module.{k}': v for k, v in model.state_dict().items()}  # DDP prefix is fine
-    StrictCheckpointHook().after_load_checkpoint(_FakeRunner(model), {'state_dict': state})
+    check_loaded(model, {'state_dict': state}, 'ok.pth')
     bad = dict(state)
     bad['module.1.weight'] = torch.zeros(1, 4)
     bad['module.extra'] = torch.zeros(1)
@@ -297,15 +294,30 @@ def test_strict_hook_options():
                                    {k[7:]: v for k, v in bad.items()})
     assert problems == dict(missing=['0.bias'], unexpected=['extra'],
                             shape=['1.weight: checkpoint (1, 4) vs model (1, 3)'])
-    with pytest.raises(CheckpointMismatchError, match=r'0\.bias.*extra|1\.weight'):
-        StrictCheckpointHook().after_load_checkpoint(_FakeRunner(model), {'state_dict': bad})
-    runner = _FakeRunner(model)
-    StrictCheckpointHook(strict=False).after_load_checkpoint(runner, {'state_dict': bad})
-    assert len(runner.messages) == 1 and '0.bias' in runner.messages[0]
-    StrictCheckpointHook(ignore_keys=[r'^0\.bias$', r'^extra$', r'^1\.']).after_load_checkpoint(
-        _FakeRunner(model), {'state_dict': bad})
+    with pytest.raises(CheckpointMismatchError, match=r'bad\.pth.*(0\.bias.*extra|1\.weight)'):
+        check_loaded(model, {'state_dict': bad}, 'bad.pth')
+    messages = []
+    check_loaded(model, {'state_dict': bad}, 'bad.pth', strict=False, warn=messages.append)
+    assert len(messages) == 1 and '0.bias' in messages[0]
+    check_loaded(model, {'state_dict': bad}, 'bad.pth',
+                 ignore_keys=[r'^0\.bias$', r'^extra$', r'^1\.'])
     with pytest.raises(CheckpointMismatchError, match='not a model checkpoint'):
-        StrictCheckpointHook().after_load_checkpoint(_FakeRunner(model), {'state_dict': 3})
+        check_loaded(model, 3, 'three.pth')
+
+
+def test_checkpoint_cfg_options_reach_the_runner(trained, data_root, tmp_path):
+    """checkpoint_cfg.strict=False / ignore_keys load a checkpoint of a related model."""
+    _, work = trained
+    cfg = tiny_cfg(data_root, str(tmp_path / 'w'))
+    cfg.model.neck.num_blocks = 2
+    cfg.checkpoint_cfg = dict(ignore_keys=[r'^neck\.'])
+    metrics = test_tool(write_cfg(cfg, str(tmp_path / 'c.py')), osp.join(work, 'iter_2.pth'),
+                        name='ignore_neck')
+    assert 'cIoU' in metrics
+    cfg.checkpoint_cfg = dict(strictly=True)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['strictly'\]"):
+        test_tool(write_cfg(cfg, str(tmp_path / 'd.py')), osp.join(work, 'iter_2.pth'),
+                  name='bad_option')
 
 
 @pytest.mark.parametrize('content', [b'', b'PK\x03\x04truncated'])

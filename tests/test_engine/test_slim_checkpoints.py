@@ -1,4 +1,4 @@
-"""Checkpoints without the frozen CLIP / SAM weights (FrozenWeightsCheckpointHook).
+"""Checkpoints without the frozen CLIP / SAM weights (BaCLIPRunner, checkpoint_cfg.slim).
 
 One run writes full checkpoints as before the change (``slim=False``); another, interrupted and
 resumed, writes slim ones. Both read the frozen weights from files in the real formats.
@@ -34,9 +34,7 @@ def sha256(path):
 
 
 def with_slim(cfg, slim):
-    for hook in cfg.custom_hooks:
-        if hook['type'] == 'FrozenWeightsCheckpointHook':
-            hook['slim'] = slim
+    cfg.checkpoint_cfg = dict(cfg.checkpoint_cfg, slim=slim)
     return cfg
 
 

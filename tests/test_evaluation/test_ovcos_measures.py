@@ -6,7 +6,7 @@ import py_sod_metrics as psm
 import pytest
 
 from mmseg_baclip.evaluation import (CURVE_KEYS, OFFICIAL_KEYS, SCALAR_KEYS, aggregate_measures,
-                                     compute_image_measures, image_measures,
+                                     compute_image_measures, image_measures, image_record,
                                      probability_to_uint8, wrong_class_measures)
 
 ATOL = 1e-10  # the design gives the same floating-point values; the requirement is 1e-6
@@ -105,6 +105,38 @@ def test_wrong_class_zeroes_everything():
     right = image_measures(pred, gt, 'moth', 'moth')
     assert right['sm'] > 0 and right['mae'] < 1
     assert wrong_class_measures()['mae'] == 1.0
+
+
+def _assert_same_measures(got, expected):
+    assert list(got) == list(expected)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+def test_image_record_is_the_class_aware_rule():
+    """One record builder for OVCOSMetric and folder evaluation; the same numbers as before."""
+    rng = np.random.default_rng(2)
+    gt = np.zeros((16, 16), np.uint8)
+    gt[3:11, 5:13] = 255
+    pred = rng.integers(0, 256, gt.shape, dtype=np.uint8)
+    keys = ['name', 'gt_class', 'pred_class', 'measures', 'agnostic', 'gt_mask_class']
+    full = compute_image_measures(pred, gt)
+
+    right = image_record('a.png', pred, gt, 'moth', 'moth')
+    assert list(right) == keys and right['agnostic'] is None and right['gt_mask_class'] is None
+    _assert_same_measures(right['measures'], full)
+
+    wrong = image_record('a.png', pred, gt, 'moth', 'Moth', gt_mask_class='Moth')
+    assert (wrong['name'], wrong['gt_class'], wrong['pred_class'], wrong['gt_mask_class']) == \
+        ('a.png', 'Moth', 'moth', 'Moth')
+    _assert_same_measures(wrong['measures'], wrong_class_measures())
+
+    right = image_record('a.png', pred, gt, 'moth', 'moth', class_agnostic=True)
+    assert right['measures'] is right['agnostic']  # computed once, reused
+    _assert_same_measures(right['agnostic'], full)
+    wrong = image_record('a.png', pred, gt, 'moth', 'Moth', class_agnostic=True)
+    _assert_same_measures(wrong['measures'], wrong_class_measures())
+    _assert_same_measures(wrong['agnostic'], full)
 
 
 def test_aggregate_matches_reference_metricer(ovcos_ref):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from mmseg_baclip.datasets import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 from test_engine.engine_test_utils import tiny_cfg, write_cfg
 from test_mmseg_compat.compat_test_utils import keep_only_test_split, run_upstream_tool
 

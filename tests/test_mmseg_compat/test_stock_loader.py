@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.evaluation import IoUMetric
 
-from mmseg_baclip.datasets import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 
 SIZE = (64, 64)
 

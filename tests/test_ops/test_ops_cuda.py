@@ -1,6 +1,6 @@
 """The compiled Triton kernels on a CUDA GPU against the reference (skipped without a GPU).
 
-Run on a GPU machine with ``pytest tests/test_ops -m cuda`` (tools/analysis/gpu_ops_check.sh).
+Run on a GPU machine with ``pytest tests/test_ops -m cuda`` (.dev_scripts/gpu_ops_check.sh).
 """
 import os
 

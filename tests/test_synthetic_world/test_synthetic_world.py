@@ -13,10 +13,9 @@ from mmseg.registry import MODELS
 
 from baclip_test_utils import tiny_baclip_cfg
 from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-from mmseg_baclip.datasets.synthetic import render_object_crop, render_sample
-from mmseg_baclip.datasets.synthetic_appearance import class_appearance
 from mmseg_baclip.synthetic_world import (CLIP_FILE, WorldSettings, build_synthetic_world,
-                                          heldout_zero_shot)
+                                          class_appearance, heldout_zero_shot,
+                                          render_object_crop, render_sample)
 
 # Small enough for CI; still all 75 classes.
 SMALL = WorldSettings(num_train=4, num_test=3, image_size=64, pretrain_per_class=2, crop_size=64,

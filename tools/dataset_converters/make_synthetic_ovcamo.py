@@ -6,7 +6,7 @@ Usage:
 
 The tree it writes (``train/{image,mask}``, ``test/{image,mask}``,
 ``jsonfile/{class_info,sample_info}.json``) is read by ``OVCamoDataset`` exactly like the real
-data: point ``data_root`` at it. See :mod:`mmseg_baclip.datasets.synthetic` for what the scenes
+data: point ``data_root`` at it. See :mod:`mmseg_baclip.synthetic_world.ovcamo_tree` for what the scenes
 look like.
 """
 import argparse
@@ -14,7 +14,7 @@ import sys
 import time
 from typing import List, Optional
 
-from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

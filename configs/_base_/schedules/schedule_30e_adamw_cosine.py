@@ -21,7 +21,7 @@ default_hooks = dict(
     # LoggerHook that writes the test-metrics JSON from rank 0 only (safe for dist_test.sh)
     logger=dict(type='RankZeroLoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2,
                     save_last=True, save_best=None),  # never select on the test split
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='OVCOSVisualizationHook', max_images=16))

@@ -1,154 +1,115 @@
-"""A CheckpointHook that never loses the last complete checkpoint, e.g. when the disk fills up."""
+"""A CheckpointHook that deletes an old checkpoint only once the new one is complete."""
 import os
 import os.path as osp
-from typing import List
+import re
+from typing import Dict, List, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-#: Suffix of a checkpoint while it is being written.
-TMP_SUFFIX = '.tmp'
+from ..runner import TMP_SUFFIX
 
-
-class CheckpointSaveError(OSError):
-    """Writing a checkpoint failed (disk full, quota, I/O error); older ones are intact."""
-
-
-class _DeferredRemoval:
-    """A file backend whose ``remove`` / ``rmtree`` are recorded instead of run."""
-
-    def __init__(self, backend):
-        self._backend = backend
-        self.pending: List[str] = []
-
-    def __getattr__(self, name):
-        return getattr(self._backend, name)
-
-    def remove(self, path) -> None:
-        self.pending.append(str(path))
-
-    def rmtree(self, path) -> None:
-        self.pending.append(str(path))
-
-    def apply(self) -> None:
-        for path in self.pending:
-            if self._backend.isfile(path):
-                self._backend.remove(path)
-            elif self._backend.isdir(path):
-                self._backend.rmtree(path)
-
-
-def _fsync(path: str) -> None:
-    with open(path, 'rb+') as f:
-        os.fsync(f.fileno())
-
-
-def _write_atomically(path: str, text: str) -> None:
-    tmp = path + TMP_SUFFIX
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+#: Suffix of the previous best checkpoint while a new best one is written.
+ASIDE_SUFFIX = '.previous'
 
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """mmengine's :class:`~mmengine.hooks.CheckpointHook`, safe against failed saves.
+    """mmengine's :class:`~mmengine.hooks.CheckpointHook`, which never loses the last complete
+    checkpoint (a full disk, a killed job).
 
-    mmengine deletes the checkpoints beyond ``max_keep_ckpts`` (and the previous best one)
-    *before* it writes the new file, and writes that file in place. A save that fails (``OSError:
-    [Errno 28] No space left on device``) then leaves a truncated file, no complete checkpoint
-    and a ``last_checkpoint`` record naming a deleted file. With this hook, for a local
-    ``out_dir``:
+    mmengine deletes the checkpoints beyond ``max_keep_ckpts`` and the previous best one
+    *before* it writes the new file. A save that then fails leaves no complete checkpoint. With
+    this hook, for a local ``out_dir``:
 
-    1. the checkpoint is written to ``<name>.tmp``, flushed to disk and renamed to ``<name>``
-       (a rename is atomic), so ``<name>`` is either complete or absent;
-    2. ``last_checkpoint`` is updated (also by rename) only after that;
-    3. outdated checkpoints (``max_keep_ckpts``, the previous best) are deleted only then.
+    1. the Runner writes each file atomically (:class:`~mmseg_baclip.engine.BaCLIPRunner`:
+       ``<name>.tmp``, flushed, renamed), so ``<name>`` is complete or absent;
+    2. checkpoints beyond ``max_keep_ckpts`` are deleted only after a save has succeeded (this
+       hook keeps mmengine's deletion off and prunes the oldest ``filename_tmpl`` files itself);
+    3. the previous best checkpoint is moved aside while the new best one is written, deleted
+       once it is complete, and moved back if the save fails.
 
-    A failed save removes its temporary file and raises :class:`CheckpointSaveError`, naming the
-    file and the last complete checkpoint, which ``tools/train.py --resume`` continues from once
-    space is free. Arguments are those of ``CheckpointHook``; ``tools/train.py`` and
-    ``tools/test.py`` replace a config's ``CheckpointHook`` by this one
-    (:func:`~mmseg_baclip.engine.add_required_hooks`). A non-local ``out_dir`` (``s3://``...)
-    keeps mmengine's behaviour, with a warning.
+    Arguments are those of ``CheckpointHook``; the shipped configs name it as
+    ``default_hooks.checkpoint``. A non-local ``out_dir`` (``s3://``...) keeps mmengine's
+    behaviour, with a warning. Leftover ``*.pth.tmp`` files of a killed save are removed when
+    training starts.
     """
+
+    def __init__(self, *args, max_keep_ckpts: int = -1, **kwargs) -> None:
+        super().__init__(*args, max_keep_ckpts=-1, **kwargs)  # mmengine deletes nothing
+        self.keep = max_keep_ckpts
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
         self._atomic = isinstance(self.file_backend, LocalBackend)
         if not self._atomic:
             runner.logger.warning(
-                f'AtomicCheckpointHook: {self.out_dir} is not a local folder; checkpoints are '
-                'written in place and outdated ones deleted first, as mmengine does.')
+                f'AtomicCheckpointHook: {self.out_dir} is not a local folder; outdated '
+                'checkpoints are deleted first, as mmengine does.')
+            self.max_keep_ckpts = self.keep
         elif is_main_process() and osp.isdir(self.out_dir):
             for name in os.listdir(self.out_dir):  # left by a killed save
-                if name.endswith('.pth' + TMP_SUFFIX):
+                if name.endswith('.pth' + TMP_SUFFIX) or name.endswith('.pth' + ASIDE_SUFFIX):
                     os.remove(osp.join(self.out_dir, name))
 
-    @staticmethod
-    def _save_error(path: str, error: OSError, previous) -> CheckpointSaveError:
-        kept = (f'The previous checkpoint {previous} is complete and kept; free space and run '
-                'tools/train.py with --resume to continue from it.' if previous else
-                'No earlier checkpoint of this run exists.')
-        return CheckpointSaveError(f'Could not write the checkpoint {path}: {error}. Nothing was '
-                                   f'deleted and no partial file was left. {kept}')
+    # ---------------------------------------------------------------------------- retention
+    def _regular_checkpoints(self) -> List[str]:
+        """The ``filename_tmpl`` checkpoints of ``out_dir``, oldest first (by step)."""
+        pattern = re.compile('^' + re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)')
+                             + '$')
+        found = []
+        for name in os.listdir(self.out_dir):
+            match = pattern.match(name)
+            if match and osp.isfile(osp.join(self.out_dir, name)):
+                found.append((int(match.group(1)), osp.join(self.out_dir, name)))
+        return [path for _, path in sorted(found)]
 
-    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        if not getattr(self, '_atomic', False):
-            return super()._save_checkpoint_with_step(runner, step, meta)
-        outdated = []
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
-                                            and self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated.append(self.keep_ckpt_ids.popleft())
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-        filename = self.filename_tmpl.format(step)
-        previous = runner.message_hub.get_info('last_ckpt')  # also set after --resume
-        self.last_ckpt = osp.join(self.out_dir, filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        tmp = self.last_ckpt + TMP_SUFFIX
-        try:
-            runner.save_checkpoint(
-                self.out_dir, filename + TMP_SUFFIX, self.file_client_args,
-                save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta,
-                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-            if is_main_process():
-                _fsync(tmp)
-                os.replace(tmp, self.last_ckpt)
-        except OSError as error:
-            if is_main_process() and osp.exists(tmp):
-                os.remove(tmp)
-            raise self._save_error(self.last_ckpt, error, previous) from error
-        if not is_main_process():
+    def _prune(self) -> None:
+        """Delete the oldest checkpoints beyond ``max_keep_ckpts`` (after a successful save)."""
+        if self.keep <= 0 or not getattr(self, '_atomic', False) or not is_main_process():
             return
-        _write_atomically(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-        for old in outdated:
-            path = osp.join(self.out_dir, self.filename_tmpl.format(old))
-            if osp.isfile(path):
-                os.remove(path)
+        for path in self._regular_checkpoints()[:-self.keep]:
+            os.remove(path)
 
-    def _save_best_checkpoint(self, runner, metrics) -> None:
-        if not getattr(self, '_atomic', False):
-            return super()._save_best_checkpoint(runner, metrics)
-        backend, deferred = self.file_backend, _DeferredRemoval(self.file_backend)
-        self.file_backend = deferred  # the previous best file goes only once the new one exists
+    def after_train_epoch(self, runner) -> None:
+        super().after_train_epoch(runner)
+        self._prune()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        self._prune()
+
+    def after_train(self, runner) -> None:
+        super().after_train(runner)
+        self._prune()
+
+    # ---------------------------------------------------------------------------- best
+    def _best_paths(self) -> Dict[str, Optional[str]]:
+        paths = dict(getattr(self, 'best_ckpt_path_dict', None) or {})
+        paths[''] = getattr(self, 'best_ckpt_path', None)
+        return paths
+
+    def after_val_epoch(self, runner, metrics) -> None:
+        if not getattr(self, '_atomic', False) or not is_main_process():
+            return super().after_val_epoch(runner, metrics)
+        before = {key: path for key, path in self._best_paths().items()
+                  if path and osp.isfile(path)}
+        for path in before.values():  # mmengine would delete it before writing the new one
+            os.replace(path, path + ASIDE_SUFFIX)
         try:
-            super()._save_best_checkpoint(runner, metrics)
-        except OSError as error:
-            if isinstance(error, CheckpointSaveError):
-                raise
-            partial = str(getattr(self, 'best_ckpt_path', None) or '')
-            if is_main_process() and partial and osp.isfile(partial):
-                os.remove(partial)  # the new best file, cut short; the previous one is kept
-            raise self._save_error(partial, error,
-                                   runner.message_hub.get_info('last_ckpt')) from error
-        finally:
-            self.file_backend = backend
-        if is_main_process():
-            deferred.apply()
+            super().after_val_epoch(runner, metrics)
+        except BaseException:
+            for key, path in before.items():
+                new = self._best_paths().get(key)
+                if new and new != path and osp.isfile(new):
+                    os.remove(new)  # cut short (the Runner's write is atomic: rarely there)
+                os.replace(path + ASIDE_SUFFIX, path)
+            raise
+        after = self._best_paths()
+        for key, path in before.items():
+            if after.get(key) != path and after.get(key) and osp.isfile(after[key]):
+                os.remove(path + ASIDE_SUFFIX)  # a new best is complete
+            else:
+                os.replace(path + ASIDE_SUFFIX, path)

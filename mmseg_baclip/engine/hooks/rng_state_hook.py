@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop
 from mmseg.registry import HOOKS
 
-from .weights_only_checkpoint_hook import from_weights_only, to_weights_only
+from ..checkpoint_contents import from_weights_only, to_weights_only
 
 RNG_KEY = 'rng_state'
 

@@ -15,12 +15,14 @@ class ConvMaskHead(BinaryMaskHead):
         channels (int): Hidden width. Default: 64.
         norm_cfg (dict): Default: BN.
         loss_decode (dict | list[dict]): Loss configs.
+
+    Works only as BaCLIP's ``decode_head`` (see :class:`BinaryMaskHead`).
     """
 
     def __init__(self, in_channels: int = 256, channels: int = 64,
                  norm_cfg: dict = dict(type='BN'),
-                 loss_decode=dict(type='WeightedBCEDiceLoss'), init_cfg=None):
-        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
+                 loss_decode=dict(type='WeightedBCEDiceLoss'), init_cfg=None, **kwargs):
+        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg, **kwargs)
         self.decoder = nn.Sequential(
             ConvModule(in_channels, channels, 3, padding=1, norm_cfg=norm_cfg),
             nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False),

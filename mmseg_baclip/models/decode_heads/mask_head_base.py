@@ -8,18 +8,34 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from ..utils.baclip_only import check_baclip_only
+
 
 class BinaryMaskHead(BaseModule):
     """Base class: ``forward(visual, text) -> B x 1 x h x w`` logits, and a float32 loss.
 
+    These heads work only as BaCLIP's ``decode_head``; they are not mmseg ``BaseDecodeHead`` s.
+    Built inside a stock mmseg segmentor (e.g. an ``EncoderDecoder``), or with mmseg
+    ``BaseDecodeHead`` arguments (``num_classes``, ``channels``...: a stock decode-head config),
+    they raise ``TypeError`` at build time with :attr:`baclip_only_reason` in the message
+    (:func:`~mmseg_baclip.models.utils.baclip_only.check_baclip_only`). Subclasses pass their
+    unknown keyword arguments on (``**kwargs``) for that check.
+
     Args:
         loss_decode (dict | list[dict]): Loss configs; each gets (logits, target).
         init_cfg (dict, optional): Init config.
+        **kwargs: Not accepted (checked as described above).
     """
 
     threshold = 0.5  # on sigmoid probabilities; mmseg's convention for 1-channel heads
 
-    def __init__(self, loss_decode=dict(type='WeightedBCEDiceLoss'), init_cfg=None):
+    #: Why the head works only inside BaCLIP (part of the build-time error message).
+    baclip_only_reason = ('it is a BaCLIP mask head (forward(visual, text) -> one binary mask per '
+                          'image, losses through BaCLIP), not an mmseg BaseDecodeHead: no '
+                          'num_classes, BaCLIP takes the class names from its vocabulary')
+
+    def __init__(self, loss_decode=dict(type='WeightedBCEDiceLoss'), init_cfg=None, **kwargs):
+        check_baclip_only(self, 'decode_head', self.baclip_only_reason, kwargs)
         super().__init__(init_cfg=init_cfg)
         cfgs = loss_decode if isinstance(loss_decode, (list, tuple)) else [loss_decode]
         self.losses = torch.nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)

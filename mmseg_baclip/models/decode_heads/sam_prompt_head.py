@@ -77,7 +77,16 @@ class SAMPromptHead(FrozenFileWeightsMixin, BinaryMaskHead):
         checkpoint (str, optional): A local SAM checkpoint (``sam_vit_b_01ec64.pth`` or the
             ViT-L/H files) with ``prompt_encoder.*`` and ``mask_decoder.*`` keys.
         loss_decode (dict | list[dict]): Loss configs.
+
+    Works only as BaCLIP's ``decode_head``: built inside a stock mmseg segmentor, or with mmseg
+    ``BaseDecodeHead`` arguments such as ``num_classes``, it raises ``TypeError`` at build time
+    (see :class:`BinaryMaskHead`).
     """
+
+    baclip_only_reason = ("it needs BaCLIP's text input, the class-name embeddings (refined by "
+                          "MREM) that prompt SAM's mask decoder (forward(visual, text)), and it "
+                          'is not an mmseg BaseDecodeHead: one binary mask per image, no '
+                          'num_classes, BaCLIP takes the class names from its vocabulary')
 
     def __init__(self,
                  in_channels: int = 256,
@@ -93,8 +102,9 @@ class SAMPromptHead(FrozenFileWeightsMixin, BinaryMaskHead):
                  norm_visual: bool = True,
                  checkpoint: Optional[str] = None,
                  loss_decode=dict(type='WeightedBCEDiceLoss'),
-                 init_cfg: Optional[dict] = None):
-        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
+                 init_cfg: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg, **kwargs)
         self.checkpoint = checkpoint
         self.add_point_embedding = add_point_embedding
         self.freeze_mask_decoder = freeze_mask_decoder

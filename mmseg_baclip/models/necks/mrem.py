@@ -9,6 +9,7 @@ from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
 from ...ops import bidirectional_attention
+from ..utils.baclip_only import check_baclip_only
 
 
 class BidirectionalBlock(nn.Module):
@@ -113,7 +114,18 @@ class MREM(BaseModule):
             concatenation), so every level enters Conv1 with zero mean and unit variance over
             its channels at each pixel. False: the raw concatenation (the behaviour, and the
             checkpoint keys, of MREM before this switch). Default: True.
+
+    MREM works only as BaCLIP's ``align_neck``: it needs the class-name embeddings, which a
+    stock mmseg segmentor does not pass to its neck. Built inside one (e.g. as the ``neck`` of
+    an ``EncoderDecoder``), it raises ``TypeError`` at build time
+    (:func:`~mmseg_baclip.models.utils.baclip_only.check_baclip_only`); built on its own or
+    inside BaCLIP it builds as usual.
     """
+
+    #: Why MREM works only inside BaCLIP (part of the build-time error message).
+    baclip_only_reason = ("it needs BaCLIP's text input, the class-name embeddings of BaCLIP's "
+                          'text_encoder (forward(feats, text)), which a stock mmseg segmentor '
+                          'does not pass to its neck')
 
     def __init__(self,
                  in_channels: Sequence[int] = (384, 768, 1536),
@@ -128,6 +140,7 @@ class MREM(BaseModule):
                  mlp_ratio: float = 4.0,
                  norm_levels: bool = True,
                  init_cfg: Optional[dict] = None):
+        check_baclip_only(self, 'align_neck', self.baclip_only_reason)
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != len(in_index):
             raise ValueError(f'in_channels {in_channels} and in_index {in_index} differ in length')

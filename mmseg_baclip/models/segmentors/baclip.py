@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
 
-from ...engine.frozen_weights import FROZEN_WEIGHTS_KEY, restore_frozen_weights
+from ..utils.frozen_weights import FROZEN_WEIGHTS_KEY, restore_frozen_weights
 from ..text_encoders.openclip_text_encoder import check_vocabulary
 
 #: Key of the training vocabulary in the segmentor's entry of ``state_dict._metadata``.

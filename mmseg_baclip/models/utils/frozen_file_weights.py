@@ -14,7 +14,7 @@ class FrozenFileWeightsMixin:
 
     The frozen CLIP towers and SAM's prompt encoder hold about 97% of BaCLIP's weights (1.4 GB
     of the paper config's checkpoint) and are bit for bit what their files hold, so a checkpoint
-    need not store them (:mod:`mmseg_baclip.engine.frozen_weights`). A module taking part
+    need not store them (:mod:`mmseg_baclip.models.utils.frozen_weights`). A module taking part
     mixes this class in before its ``nn.Module`` base and implements:
 
     - :meth:`frozen_weight_file`: the file, or None when the weights are not from a file

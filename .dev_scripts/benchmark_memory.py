@@ -1,6 +1,6 @@
 """Peak memory and time per training iteration of a BaCLIP config (a benchmark, not a test).
 
-    python tools/analysis/benchmark_memory.py [CONFIG] [--device cpu|cuda]
+    python .dev_scripts/benchmark_memory.py [CONFIG] [--device cpu|cuda]
         [--dtypes float32 bfloat16 [float16]] [--batch-size 4] [--size 384]
         [--iters 3] [--warmup 1] [--out memory.json] [--cfg-options ...]
 
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 GIB = 1024**3

@@ -21,7 +21,7 @@ from typing import Dict
 
 import numpy as np
 
-from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
+from ..datasets.class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 
 PATTERN_KINDS = ('stripes', 'streaks', 'blobs')
 NUM_HUES = 25

@@ -20,10 +20,12 @@ weights from a file declare them
   ``init_weights``). A file whose sha256 is not the recorded one is an error naming both
   files: frozen weights other than those a model was trained with give wrong results.
 
-``FrozenWeightsCheckpointHook`` does both in the Runner (saving, ``load_from``, ``--resume``,
-testing); ``BaCLIP`` restores them in ``load_state_dict`` itself, so mmengine's
-``load_checkpoint`` and mmseg's ``init_model`` load slim checkpoints too. Old checkpoints that
-hold every weight load as before.
+Who calls them: :class:`~mmseg_baclip.engine.BaCLIPRunner` strips them when it saves and
+restores them when it loads (``load_from``, ``--resume``, testing, and through the same code the
+inferencer); ``BaCLIP`` restores them in ``load_state_dict`` itself, so loaders that know nothing
+of this project (mmengine's ``load_checkpoint``, mmseg's ``init_model``) load slim checkpoints
+too. Old checkpoints that hold every weight load as before. This module belongs to the models
+(it is about their frozen weight files); the engine uses it, not the other way round.
 """
 import logging
 import os.path as osp
@@ -33,7 +35,7 @@ from typing import Dict, List, NamedTuple, Optional
 from mmengine.logging import print_log
 from torch import nn
 
-from ..utils.file_fingerprint import FileStamp, file_sha256
+from ...utils.file_fingerprint import FileStamp, file_sha256
 
 __all__ = ['FROZEN_WEIGHTS_KEY', 'FrozenSource', 'FrozenWeightsMismatchError',
            'frozen_sources', 'frozen_weights_record', 'restore_frozen_weights',

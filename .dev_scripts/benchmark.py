@@ -1,7 +1,7 @@
 """Per-component latency, peak memory, parameters and FLOPs of a BaCLIP config (a benchmark,
 not a test).
 
-    python tools/analysis/benchmark.py configs/baclip_convnext-l_ovcamo.py \
+    python .dev_scripts/benchmark.py configs/baclip_convnext-l_ovcamo.py \
         [--device cpu|cuda] [--batch-size 1] [--size 384] [--repeat 5] [--vocab-size 61] \
         [--out bench.json] [--cfg-options ...]
 
@@ -16,7 +16,7 @@ import resource
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402

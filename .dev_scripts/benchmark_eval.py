@@ -12,7 +12,7 @@ For each size it writes a synthetic test split in the default OVCamo layout and 
 
 checks that the twelve official results are identical and prints ms per image::
 
-    python tools/analysis/benchmark_eval.py --num-images 120 --repeats 2 --out bench.json
+    python .dev_scripts/benchmark_eval.py --num-images 120 --repeats 2 --out bench.json
 
 Times include reading the files. Each variant runs ``--repeats`` times, interleaved, and the
 fastest run counts, since the machine may be shared; the 1-minute load average is printed.

@@ -20,8 +20,8 @@ On GPU, ``host ms`` is the time to issue one call (close to ``ms`` = launch-boun
 
 Usage::
 
-    python tools/analysis/benchmark_ops.py --out bench.json            # GPU if present
-    python tools/analysis/benchmark_ops.py --device cpu --iters 10 --out bench_cpu.json
+    python .dev_scripts/benchmark_ops.py --out bench.json            # GPU if present
+    python .dev_scripts/benchmark_ops.py --device cpu --iters 10 --out bench_cpu.json
 """
 import argparse
 import contextlib

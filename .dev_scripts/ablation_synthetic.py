@@ -1,6 +1,6 @@
 """Mini ablation on the synthetic open-vocabulary world (a benchmark, not a test).
 
-    python tools/analysis/ablation_synthetic.py [--rows full sam ...] [--seeds 0 1 2]
+    python .dev_scripts/ablation_synthetic.py [--rows full sam ...] [--seeds 0 1 2]
         [--epochs 8] [--jobs 2] [--out work_dirs/ablation_synthetic]
 
 Runs the paper's Tab. 3 rows (CLIP + conv decoder, + SAM, + CCE, full) and Tab. 5 rows
@@ -29,7 +29,7 @@ from typing import Dict, List
 
 import numpy as np
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 DEMO_CONFIG = 'configs/baclip/baclip_convnext-tiny-synclip_1xb4-8e_ovcamo-synthetic-ov-192.py'

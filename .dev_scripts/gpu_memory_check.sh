@@ -3,10 +3,10 @@
 #
 # Usage (from anywhere; the repository is found from this file's location), with the
 # mmseg_baclip dependencies importable (e.g. PYTHONPATH=/tmp/site:<repo> after .whl/install.sh):
-#     OUT=/path/to/output_folder bash tools/analysis/gpu_memory_check.sh
+#     OUT=/path/to/output_folder bash .dev_scripts/gpu_memory_check.sh
 # Optional: PYTHON=python3.12 (default: python3).
 #
-# 1. tools/analysis/benchmark_memory.py on CUDA: the paper config (ConvNeXt-L CLIP, random
+# 1. .dev_scripts/benchmark_memory.py on CUDA: the paper config (ConvNeXt-L CLIP, random
 #    weights), batch 4, 384x384, one training step per iteration, float32 / bfloat16 / float16
 #    (AmpOptimWrapper), peak allocated/reserved memory and s/iter -> memory_cuda.json.
 # 2. 4 training iterations of the small config with the *_amp-bf16 and *_amp-fp16 configs
@@ -18,7 +18,7 @@
 set -uo pipefail
 : "${OUT:?set OUT to an output folder}"
 mkdir -p "$OUT"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 PY="${PYTHON:-python3}"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
@@ -33,14 +33,14 @@ WORK="$(mktemp -d)"
 cat "$OUT/env.txt"
 
 # 1. memory and time of the paper config
-timeout 150 "$PY" tools/analysis/benchmark_memory.py --device cuda \
+timeout 150 "$PY" .dev_scripts/benchmark_memory.py --device cuda \
     --dtypes float32 bfloat16 float16 --iters 5 --warmup 2 \
     --out "$OUT/memory_cuda.json" 2>&1 | tee "$OUT/memory_cuda.log"
 rc_memory=${PIPESTATUS[0]}
 
 # 2. real AmpOptimWrapper training of the small config (bf16 and fp16), safe reload, test
 timeout 30 "$PY" -c "
-from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
+from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
 make_synthetic_ovcamo('$WORK/data', num_train=16, num_test=4, size=(128, 128), seed=0)
 " > "$WORK/make_data.log" 2>&1
 SMALL=configs/baclip/baclip_convnext-tiny-random_1xb4-6e_ovcamo-synthetic-192

@@ -2,7 +2,7 @@
 # GPU check of mmseg_baclip's custom ops: CUDA parity tests, then the benchmark (fp32, bf16).
 #
 # Usage (from anywhere; the repository is found from this file's location):
-#     OUT=/path/to/output_folder bash tools/analysis/gpu_ops_check.sh
+#     OUT=/path/to/output_folder bash .dev_scripts/gpu_ops_check.sh
 # Optional: PYTHON=python3.12 (default: python3).  Takes about 3-4 minutes on an H100/H200,
 # most of it Triton compiling the kernels once per configuration.
 #
@@ -13,7 +13,7 @@
 set -uo pipefail
 : "${OUT:?set OUT to an output folder}"
 mkdir -p "$OUT"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 PY="${PYTHON:-python3}"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
@@ -42,10 +42,10 @@ timeout 240 "$PY" "${PYFLAGS[@]}" -m pytest tests/test_ops -m cuda -q -rs -p no:
     --junitxml="$OUT/ops_cuda_tests.xml" 2>&1 | tee "$OUT/ops_cuda_tests.log"
 rc_tests=${PIPESTATUS[0]}
 
-timeout 120 "$PY" tools/analysis/benchmark_ops.py --dtype float32 --profile \
+timeout 120 "$PY" .dev_scripts/benchmark_ops.py --dtype float32 --profile \
     --out "$OUT/benchmark_ops_cuda_fp32.json" 2>&1 | tee "$OUT/benchmark_ops_cuda.log"
 rc_fp32=${PIPESTATUS[0]}
-timeout 90 "$PY" tools/analysis/benchmark_ops.py --dtype bfloat16 \
+timeout 90 "$PY" .dev_scripts/benchmark_ops.py --dtype bfloat16 \
     --out "$OUT/benchmark_ops_cuda_bf16.json" 2>&1 | tee -a "$OUT/benchmark_ops_cuda.log"
 rc_bf16=${PIPESTATUS[0]}
 

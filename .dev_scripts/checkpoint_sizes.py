@@ -1,6 +1,6 @@
 """Sizes of a training checkpoint and of a published file for a BaCLIP config (a measurement).
 
-    python tools/analysis/checkpoint_sizes.py [CONFIG] [--work-dir DIR] [--keep]
+    python .dev_scripts/checkpoint_sizes.py [CONFIG] [--work-dir DIR] [--keep]
 
 Defaults: the paper config (configs/baclip_convnext-l_ovcamo.py). Nothing is downloaded:
 the CLIP and SAM files are written here from randomly initialised models in their real formats
@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 PAPER_CONFIG = osp.join(REPO, 'configs', 'baclip_convnext-l_ovcamo.py')
@@ -63,7 +63,7 @@ def main():
     from mmengine.runner.checkpoint import weights_to_cpu
 
     import mmseg_baclip  # noqa: F401
-    from mmseg_baclip.datasets import make_synthetic_ovcamo
+    from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
     sys.path.insert(0, osp.join(REPO, 'tools'))
     import publish_model
     import train

@@ -1,7 +1,7 @@
 """A synthetic OVCamo-like dataset, written in exactly the official layout.
 
 Each image is a camouflage-like scene of one class: one or two objects wearing the class's look
-(:mod:`~mmseg_baclip.datasets.synthetic_appearance`: colour, pattern family and scale, outline
+(:mod:`~mmseg_baclip.synthetic_world.appearance`: colour, pattern family and scale, outline
 statistics) in a background of nearly the same colours. The object differs from the background by
 real but modest cues that do not depend on the class (see :func:`render_sample`): a random pattern
 family, period and orientation, a lower pattern contrast, and a colour shift whose range is a
@@ -13,7 +13,7 @@ Everything is deterministic for a seed (the same bytes on the same OpenCV build)
 OpenCV only, and takes about 25 ms per 384x384 image on one core.
 
 Example:
-    >>> from mmseg_baclip.datasets.synthetic import make_synthetic_ovcamo
+    >>> from mmseg_baclip.synthetic_world import make_synthetic_ovcamo
     >>> summary = make_synthetic_ovcamo('data/ovcamo_synthetic', num_train=200, num_test=60)
 """
 import json
@@ -25,8 +25,8 @@ from typing import Dict, List, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-from .synthetic_appearance import PATTERN_KINDS, ClassAppearance, class_appearance
+from ..datasets.class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
+from .appearance import PATTERN_KINDS, ClassAppearance, class_appearance
 _SPLIT_CODES = {'train': 1, 'test': 2}
 
 
@@ -154,7 +154,7 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
     """Render one camouflage scene of a class.
 
     The object wears its class's look (colour, pattern family and scale, outline statistics,
-    see :mod:`~mmseg_baclip.datasets.synthetic_appearance`). What it hides in is close to it, as
+    see :mod:`~mmseg_baclip.synthetic_world.appearance`). What it hides in is close to it, as
     animals match their habitat: the background has the class's colours shifted by
     ``colour_shift`` grey levels (most-changed channel, random direction), a random pattern
     family at 1.6-2.4 times (or a 1.6-2.4th of) the object's pattern period, turned 45-90
