@@ -15,7 +15,9 @@ exactly as mmseg's own ``tools/train.py`` builds it. What this script adds to mm
 * ``--unsafe-load`` sets ``checkpoint_cfg.unsafe_load=True`` for old pickled checkpoints from a
   trusted source;
 * ``--launcher pytorch`` (torchrun) also works on machines without CUDA (gloo backend);
-* a work dir held by another training ends the tool with one line naming that training.
+* a work dir held by another training ends the tool with one line naming that training, before
+  anything is written there (the Runner takes the same lock when it trains, for mmseg's
+  ``tools/train.py`` and scripts, but only once it has written its logs).
 
 Multi-GPU / multi-node: ``bash tools/dist_train.sh CONFIG GPUS`` (torchrun, ``--launcher
 pytorch``).
@@ -31,8 +33,8 @@ import mmseg_baclip  # noqa: E402,F401  (registers the plugin, mmcv-lite fallbac
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import (WorkDirLockedError, build_runner,  # noqa: E402
-                                 setup_cpu_distributed)
+from mmseg_baclip.engine import (WorkDirLock, WorkDirLockedError,  # noqa: E402
+                                 build_runner, setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -92,11 +94,15 @@ def main(argv=None) -> Runner:
     args = parse_args(argv)
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
-    runner = build_runner(cfg)
-    try:
-        runner.train()
-    except WorkDirLockedError as error:  # another training holds the work dir: nothing ran
+    try:  # before the Runner writes its logs and config copy into the work dir
+        lock = WorkDirLock(cfg.work_dir).acquire()
+    except WorkDirLockedError as error:
         raise SystemExit(f'error: {error}') from None
+    with lock:
+        runner = build_runner(cfg)
+        if lock.takeover:
+            runner.logger.warning(lock.takeover)
+        runner.train()
     return runner
 
 

@@ -97,7 +97,11 @@ class BaCLIPRunner(Runner):
 
     # ------------------------------------------------------------------------------ training
     def train(self):
-        """Train, holding the work dir (a second training there is refused)."""
+        """Train, holding the work dir (a second training there is refused). A tool that took
+        the lock before building the Runner (``tools/train.py`` does, so that a refused run
+        writes nothing) keeps it."""
+        if WorkDirLock.held_here(self.work_dir):
+            return super().train()
         with WorkDirLock(self.work_dir) as lock:
             if lock.takeover:
                 self.logger.warning(lock.takeover)

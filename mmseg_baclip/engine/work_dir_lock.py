@@ -156,6 +156,13 @@ class WorkDirLock:
         self.record: Optional[dict] = None
         self._fd: Optional[int] = None
 
+    @staticmethod
+    def held_here(work_dir: str) -> bool:
+        """Whether this process already holds the lock of ``work_dir`` (a tool took it before
+        building the Runner, whose ``train`` then need not take it again)."""
+        target = osp.realpath(str(work_dir))
+        return any(lock.locked and osp.realpath(lock.work_dir) == target for lock in _HELD)
+
     def __enter__(self) -> 'WorkDirLock':
         return self.acquire()
 

@@ -92,8 +92,8 @@ def test_vocabulary_file_and_errors(inferencer, tiny_assets, tmp_path):
         inferencer(tiny_assets.test_images[0], vocabulary=str(tmp_path / 'missing.txt'))
     with pytest.raises(ValueError, match='empty'):
         inferencer(tiny_assets.test_images[0], vocabulary=[])
-    with pytest.raises(ValueError, match='Duplicate'):
-        inferencer(tiny_assets.test_images[0], vocabulary=['owl', 'owl'])
+    with pytest.raises(ValueError, match="'OWL' repeats name #0 'owl'"):
+        inferencer(tiny_assets.test_images[0], vocabulary=['owl', 'OWL'])
 
 
 def test_default_vocabulary_is_the_test_split(inferencer, tiny_assets):

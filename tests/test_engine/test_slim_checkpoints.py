@@ -17,8 +17,9 @@ from mmseg.registry import MODELS
 
 from engine_test_utils import (REPO_ROOT, load_tool, test_tool, tiny_cfg, train,
                                use_frozen_weight_files, write_frozen_weight_files)
-from mmseg_baclip.engine import (CheckpointMismatchError, FrozenWeightsMismatchError,
-                                 strip_frozen_weights)
+from mmseg_baclip.engine import CheckpointMismatchError
+from mmseg_baclip.models.utils.frozen_weights import (FrozenWeightsMismatchError,
+                                                      strip_frozen_weights)
 from test_resume import Interrupted, assert_same_tensors
 
 FROZEN_PREFIXES = ('backbone.', 'text_encoder.', 'decode_head.prompt_encoder.')

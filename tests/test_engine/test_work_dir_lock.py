@@ -31,10 +31,14 @@ HOLDER = textwrap.dedent("""
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     with module.WorkDirLock(sys.argv[1], rank=0):
+        ready, running = os.pipe()
         child = os.fork() if sys.argv[3:] == ['fork'] else None
-        if child == 0:
+        if child == 0:  # the fork handlers have run when fork() returns here
+            os.write(running, b'1')
             time.sleep(60)
             os._exit(0)
+        if child:
+            os.read(ready, 1)  # the child runs: report only then, or the test races it
         print('locked', child or '', flush=True)
         time.sleep(60)
 """)

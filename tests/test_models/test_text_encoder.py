@@ -74,9 +74,10 @@ def test_frozen():
     assert not enc(['owl']).requires_grad
 
 
-@pytest.mark.parametrize('vocab, error', [([], 'empty'), ('owl', 'string'), (['owl', 'owl'],
-                                                                              'Duplicate'),
-                                          (['owl', ' '], 'non-empty')])
+@pytest.mark.parametrize('vocab, error', [([], 'empty'), ('owl', 'string'),
+                                          (['owl', 'Owl'], "'Owl' repeats name #0 'owl'"),
+                                          (['owl', ' '], "name #1 ' ' is blank"),
+                                          (['owl', 'a/b'], 'path separator')])
 def test_bad_vocabulary(vocab, error):
     with pytest.raises((ValueError, TypeError), match=error):
         build()(vocab)
