@@ -4,11 +4,11 @@
         [--epochs 8] [--jobs 2] [--out work_dirs/ablation_synthetic]
 
 Runs the paper's Tab. 3 rows (CLIP + conv decoder, + SAM, + CCE, full) and Tab. 5 rows
-(text->vision only, vision->text only, without prompt self-attention), plus the switches of the
-feature-scale change (issue "real-weight risks"), as small variants of the demo config
-(``configs/baclip/baclip_convnext-tiny-synclip_1xb4-8e_ovcamo-synthetic-ov-192.py``). Each row
-and seed trains with ``tools/train.py`` on the 14 training classes and tests the final epoch with
-``tools/test.py`` on the 61 unseen ones; the table gives mean +- std over seeds of the
+(text->vision only, vision->text only, without prompt self-attention), plus the feature-scale
+switches (``norm_levels`` of MREM, ``norm_visual`` of the SAM head), as small variants of the
+demo config (``configs/baclip/baclip_convnext-tiny-synclip_1xb4-8e_ovcamo-synthetic-ov-192.py``).
+Each row and seed trains with ``tools/train.py`` on the 14 training classes and tests the final
+epoch with ``tools/test.py`` on the 61 unseen ones; the table gives mean +- std over seeds of the
 class-aware and class-agnostic metrics and the zero-shot accuracy. It prints the table and writes
 ``results.json`` and ``results.md`` to ``--out``; finished runs are reused when the script is run
 again.

@@ -1,6 +1,6 @@
 """Benchmark the custom ops of mmseg_baclip against their references (not a test).
 
-Shapes are the paper's (spec §3.4-3.6, §6.2):
+Shapes are those of the paper's model (MFMSA and MREM):
 
 * ``multi_freq_pool``: B = 4, K = 16 DCT filters, the three MFCA widths of an MFMSA block at
   C = 256 (c = 256, 128, 64), each pooled to the 14×14 DCT tile first (so the op sees

@@ -10,8 +10,8 @@ One epoch of the config's training (optimizer, schedule, hooks; two synthetic im
 config's input size, so one iteration) then writes ``epoch_1.pth`` as a 30-epoch run writes
 each of its checkpoints, and:
 
-- ``full``: the same checkpoint with every weight, as checkpoints were before
-  ``FrozenWeightsCheckpointHook`` (its state dict is the trained model's whole state dict);
+- ``full``: the same checkpoint with every weight, as ``BaCLIPRunner`` writes it with
+  ``checkpoint_cfg = dict(slim=False)`` (its state dict is the trained model's whole state dict);
 - ``slim``: ``epoch_1.pth`` as written (the frozen CLIP / SAM weights left out);
 - ``published``: ``tools/publish_model.py`` on it (weights and meta only).
 
@@ -102,8 +102,8 @@ def main():
             return sum(t.numel() * t.element_size() for s in state.values()
                        for t in s.values() if isinstance(t, torch.Tensor)) / MIB
 
-        rows = [('epoch checkpoint before (every weight)', full_path, full),
-                ('epoch checkpoint now (epoch_N.pth)', slim_path, checkpoint),
+        rows = [('full epoch checkpoint (`slim=False`)', full_path, full),
+                ('slim epoch checkpoint (`epoch_N.pth`)', slim_path, checkpoint),
                 ('published (tools/publish_model.py)', published,
                  torch.load(published, map_location='cpu', weights_only=True))]
         print(f'\n{osp.basename(args.config)}: checkpoint sizes (torch {torch.__version__})\n')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check of training memory and mixed precision (issue 6, part 6): under ~3 minutes.
+# GPU check of training memory and mixed precision: under ~3 minutes.
 #
 # Usage (from anywhere; the repository is found from this file's location), with the
 # mmseg_baclip dependencies importable (e.g. PYTHONPATH=/tmp/site:<repo> after .whl/install.sh):

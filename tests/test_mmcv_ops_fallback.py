@@ -55,7 +55,7 @@ def test_try_except_import_error_fallbacks_work():
     except ImportError:
         nms = None
     assert nms is None
-    # mmseg's and mmcv's own guards (``except ModuleNotFoundError``) now take their fallback
+    # mmseg's and mmcv's own guards (``except ModuleNotFoundError``) take their fallback too
     from mmcv.utils import collect_env
     from mmseg.models.decode_heads import cc_head, psa_head
     assert cc_head.CrissCrossAttention is None and psa_head.PSAMask is None

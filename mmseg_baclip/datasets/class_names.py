@@ -1,4 +1,4 @@
-"""OVCamo class names (spec section 1.2).
+"""OVCamo class names: 14 train (seen) and 61 test (unseen) classes.
 
 The lists are spelled exactly as in the public OVCOS code bases (including the typo
 ``'reccoon'``, which COD10K also uses). At run time :class:`OVCamoDataset` reads the names and

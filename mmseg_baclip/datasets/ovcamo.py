@@ -1,4 +1,4 @@
-"""The OVCamo open-vocabulary camouflaged object segmentation dataset (spec section 1.3)."""
+"""The OVCamo open-vocabulary camouflaged object segmentation dataset."""
 import copy
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union

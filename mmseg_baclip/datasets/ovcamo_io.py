@@ -1,4 +1,4 @@
-"""Reading and checking the files of the official OVCamo layout (spec section 1.3).
+"""Reading and checking the files of the official OVCamo layout.
 
 Shared by :class:`~mmseg_baclip.datasets.OVCamoDataset` (which checks its split at
 construction) and ``tools/dataset_converters/check_ovcamo.py`` (which reports on a whole tree),

@@ -1,6 +1,6 @@
 """How an OVCamo mask file is read, and which files are too ambiguous to read.
 
-A mask means what OVCoser reads from it (spec section 1.3; OVC ``utils/io/image.py``
+A mask means what OVCoser reads from it (OVC ``utils/io/image.py``
 ``read_gray_array(thr=0)``): the file decoded by OpenCV as 8-bit grayscale
 (``cv2.IMREAD_GRAYSCALE``), then ``> 0`` is the object. That decoding applies the EXIF
 orientation (as the image decoder does, so image and mask stay aligned), converts colour and

@@ -3,8 +3,8 @@
 The reusable part of ``tools/analysis/eval_predictions.py``:
 
 1. :func:`load_test_samples` reads the test split of a data set in the default layout
-   (``ROOT/test/mask/<unique_id><mask ext>``, ``ROOT/jsonfile/{class_info,sample_info}.json``;
-   spec section 1.3): the samples whose ``base_class`` is a class with split ``'test'``.
+   (``ROOT/test/mask/<unique_id><mask ext>``, ``ROOT/jsonfile/{class_info,sample_info}.json``,
+   the official OVCamo layout): the samples whose ``base_class`` is a class with split ``'test'``.
    Two test samples with the same mask file name (a ``unique_id`` listed twice) are an error:
    the official tool keeps the last one silently, which can score a perfect prediction as a
    wrong class.

@@ -35,7 +35,7 @@ CURVE_KEYS = ('fm', 'em', 'iou')
 #: Keys of the official OVC metricer, in the order the tables print them.
 OFFICIAL_KEYS = ('sm', 'wfm', 'mae', 'adpfm', 'avgfm', 'maxfm', 'adpem', 'avgem', 'maxem',
                  'adpiou', 'avgiou', 'maxiou')
-#: Paper column name -> official key (spec section 1.8: cFb, cEm and cIoU are the "avg" variants).
+#: Paper column name -> official key (the paper's cFb, cEm and cIoU are the "avg" variants).
 PAPER_KEYS = {
     'cSm': 'sm',
     'cFwb': 'wfm',

@@ -27,7 +27,7 @@ def _to_numpy(data: Any, what: str) -> np.ndarray:
 
 @METRICS.register_module()
 class OVCOSMetric(BaseMetric):
-    """Class-aware OVCOS metrics of the OVCamo benchmark (official protocol, spec section 1.8).
+    """Class-aware OVCOS metrics of the OVCamo benchmark (official protocol, OVC's ``evaluate.py``).
 
     Per image, in :meth:`process` (so that each rank only sends small results): the probability
     ``sigmoid(logits)`` is min-max normalised, resized to the GT size (``cv2.INTER_LINEAR``) and

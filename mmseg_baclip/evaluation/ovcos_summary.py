@@ -75,7 +75,7 @@ def _results(records: Sequence[Record], field: str = 'measures') -> Dict[str, fl
 
 
 def default_hard_classes(per_class: Sequence[Dict[str, Any]]) -> List[str]:
-    """The lowest quarter of GT classes by per-class cIoU (spec section 6.6).
+    """The lowest quarter of GT classes by per-class cIoU: the default hard subset.
 
     With 61 classes this is 15 classes (``max(1, n // 4)``). Ties are broken by class name.
 

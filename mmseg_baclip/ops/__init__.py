@@ -1,7 +1,7 @@
 """Custom ops of BaCLIP: one API, a pure-PyTorch reference and Triton kernels behind it.
 
-* :func:`multi_freq_pool` — MFCA's DCT multi-frequency mean/max/min pooling (spec §3.5).
-* :func:`bidirectional_attention` — MREM's two-way cross-attention (spec §6.2).
+* :func:`multi_freq_pool` — MFCA's DCT multi-frequency mean/max/min pooling (MFMSA neck).
+* :func:`bidirectional_attention` — MREM's two-way cross-attention.
 
 Both are registered as PyTorch custom ops (``torch.ops.mmseg_baclip.*``) with fake kernels
 and autograd formulas. The implementation is picked per call: Triton kernels for CUDA tensors

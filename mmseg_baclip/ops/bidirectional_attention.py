@@ -1,4 +1,4 @@
-"""``bidirectional_attention``: MREM's two-way cross-attention (spec §6.2) as a custom op.
+"""``bidirectional_attention``: MREM's two-way cross-attention as a custom op.
 
 Registered ops (namespace ``mmseg_baclip``):
 
@@ -202,7 +202,7 @@ def bidirectional_attention_sdpa(
 def bidirectional_attention(
         q_v: Tensor, k_v: Tensor, v_v: Tensor, q_t: Tensor, k_t: Tensor, v_t: Tensor,
         text_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    """Vision→text and text→vision cross-attention in one call (MREM, spec §6.2).
+    """Vision→text and text→vision cross-attention in one call (MREM).
 
     ``out_v = softmax(q_v k_tᵀ/√d) v_t`` and ``out_t = softmax(q_t k_vᵀ/√d) v_v``, numerically
     stable (log-sum-exp) for any L, N, d. Masking (``text_mask[b, n] = False`` = padded token):

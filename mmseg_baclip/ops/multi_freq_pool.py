@@ -1,4 +1,4 @@
-"""``multi_freq_pool``: the DCT multi-frequency pooling of MFCA (spec §3.5) as a custom op.
+"""``multi_freq_pool``: the DCT multi-frequency pooling of MFCA as a custom op.
 
 Registered ops (namespace ``mmseg_baclip``):
 
@@ -190,7 +190,7 @@ def multi_freq_pool(x: Tensor, filters: Tensor) -> Tensor:
     """Mean, max and min over space of ``x ⊙ D_k``, each averaged over the K filters.
 
     ``out[b, 0, c] = (1/K) Σ_k mean_xy(x[b, c] ⊙ D_k)``, index 1 the same with max, index 2
-    with min (MFCA, spec §3.5). Differentiable w.r.t. ``x`` (and ``filters``). The backend is
+    with min (MFCA's pooling). Differentiable w.r.t. ``x`` (and ``filters``). The backend is
     chosen per call (see :mod:`mmseg_baclip.ops._backend`): Triton kernel on CUDA, the
     PyTorch reference elsewhere, or as forced by ``BACLIP_OPS_BACKEND``. Ties in max/min
     share the gradient equally, like ``torch.amax``.

@@ -12,7 +12,7 @@ from torch import Tensor
 
 
 def multi_freq_pool_reference(x: Tensor, filters: Tensor) -> Tensor:
-    """Multi-frequency spatial pooling of MFCA (spec §3.5), reference implementation.
+    """Multi-frequency spatial pooling of MFCA, reference implementation.
 
     For each of the K filters ``D_k`` the product ``x ⊙ D_k`` is pooled over space with mean,
     max and min; each statistic is then averaged over the K filters.
@@ -47,7 +47,7 @@ def multi_freq_pool_reference(x: Tensor, filters: Tensor) -> Tensor:
 def bidirectional_attention_reference(
         q_v: Tensor, k_v: Tensor, v_v: Tensor, q_t: Tensor, k_t: Tensor, v_t: Tensor,
         text_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    """Two-way cross-attention of MREM (spec §6.2), reference implementation.
+    """Two-way cross-attention of MREM, reference implementation.
 
     ``out_v = softmax(q_v k_tᵀ/√d) v_t`` (vision queries attend to text) and
     ``out_t = softmax(q_t k_vᵀ/√d) v_v`` (text queries attend to vision).

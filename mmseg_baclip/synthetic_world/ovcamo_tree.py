@@ -260,7 +260,7 @@ def make_synthetic_ovcamo(out_dir: str,
 
     Files written under ``out_dir``: ``train/image/<uid>.jpg``, ``train/mask/<uid>.png``,
     ``test/image/<uid>.jpg``, ``test/mask/<uid>.png``, ``jsonfile/class_info.json`` (all 75
-    classes: the 14 train and 61 test names of spec section 1.2) and
+    classes: the 14 train and 61 test names of :mod:`~mmseg_baclip.datasets.class_names`) and
     ``jsonfile/sample_info.json``. Train samples use train classes and test samples test
     classes, spread round-robin (every class gets a sample when there are enough samples).
 

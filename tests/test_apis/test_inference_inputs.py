@@ -1,5 +1,6 @@
-"""Issue 14.5 and 14.6 in the inference API: broken or NaN checkpoints are refused naming the
-file or the tensors, and vocabulary files with a byte-order mark or another encoding."""
+"""Inputs of the inference API: broken or NaN checkpoints are refused naming the file or the
+tensors; a vocabulary file with a byte-order mark is read, one in another encoding is refused
+naming the file."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""The built-in OVCamo class lists (spec section 1.2)."""
+"""The built-in OVCamo class lists: 14 train and 61 test classes, spelled as published."""
 from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 
 

@@ -102,7 +102,7 @@ def test_dataset_and_checker_report_an_ambiguous_mask(ovcamo_root, case):
 
 
 def test_colour_mask_is_read_by_its_luma_like_ovcoser(tmp_path):
-    """Issue 10: a colour mask counts luma > 0 (cv2.IMREAD_GRAYSCALE, OVCoser's reader), not
+    """A colour mask counts luma > 0 (cv2.IMREAD_GRAYSCALE, OVCoser's reader), not
     'any channel > 0': a pixel of blue 1 has luma 0 and is background."""
     fg = object_mask()
     bgr = np.zeros((H, W, 3), np.uint8)
@@ -151,7 +151,7 @@ def test_rgba_mask_with_a_consistent_alpha_is_read_by_its_colours(tmp_path):
 
 
 def test_exif_rotated_jpeg_pair_gives_image_and_mask_in_the_same_orientation(tmp_path):
-    """Issue 10: both files carry EXIF orientation 6 (rotate 90 degrees clockwise to display);
+    """Both files carry EXIF orientation 6 (rotate 90 degrees clockwise to display);
     the image loader applies it, and so must the mask loader."""
     h, w = 40, 64  # stored pixels; displayed as 64 x 40
     raw_mask = np.zeros((h, w), np.uint8)

@@ -174,8 +174,8 @@ def truncate(path):
 
 
 def test_default_check_catches_a_truncated_jpeg_and_skip_leaves_it_out(ovcamo_root):
-    """Issue 14.6: a truncated JPEG passed the default (header) check and then stopped
-    training at its first batch; the default check now looks for the end-of-image marker."""
+    """A truncated JPEG passes a header check and would stop training at its first batch; the
+    default check looks for the end-of-image marker, and 'skip' leaves the sample out."""
     entry = split_entries(ovcamo_root, 'train')[0]
     path = image_path(ovcamo_root, 'train', entry)
     truncate(path)
@@ -200,7 +200,7 @@ def test_truncated_png_is_caught_by_the_default_check(ovcamo_root):
 
 
 def test_unique_id_in_both_splits_is_a_train_test_leak(ovcamo_root):
-    """Issue 14.6: a test sample with the unique_id of a train sample was not flagged."""
+    """A test sample with the unique_id of a train sample is a train/test leak in both splits."""
     train = split_entries(ovcamo_root, 'train')[0]
     test_class = split_entries(ovcamo_root, 'test')[0]['base_class']
     add_sample(ovcamo_root, 'test', train['unique_id'], test_class)

@@ -165,7 +165,8 @@ def test_disk_full_on_a_small_filesystem_keeps_the_last_checkpoint(data_root, tm
 
 
 def test_failed_best_checkpoint_keeps_the_previous_best(data_root, tmp_path, monkeypatch):
-    """mmengine deletes the previous best file before it writes the new one."""
+    """A failed save of a new best checkpoint keeps the previous best (mmengine's own hook
+    deletes it before it writes the new one)."""
     monkeypatch.setitem(CheckpointHook.rule_map, 'greater', lambda x, y: True)  # always better
     cfg = tiny_cfg(data_root, str(tmp_path / 'w'), loop='epoch', max_epochs=2, interval=1,
                    val=True)

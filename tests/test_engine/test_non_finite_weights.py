@@ -1,5 +1,5 @@
-"""Issue 14.5: a checkpoint with NaN weights tested with exit status 0 and all-zero metrics; now
-tools/test.py (through BaCLIPRunner's checks) refuses it, naming the tensors."""
+"""tools/test.py (through BaCLIPRunner's checks) refuses a checkpoint with NaN weights, naming
+the tensors, rather than testing it with exit status 0 and all-zero metrics."""
 import pytest
 import torch
 from mmseg.registry import MODELS

@@ -1,5 +1,5 @@
-"""Issue 14.2 (resume side): --resume picks the newest complete checkpoint, names the broken ones
-it skips, and says so loudly when there is nothing to resume."""
+"""--resume picks the newest complete checkpoint, names the broken ones it skips, and says so
+loudly when there is nothing to resume."""
 import os.path as osp
 
 import pytest

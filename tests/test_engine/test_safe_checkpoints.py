@@ -57,8 +57,8 @@ def test_every_checkpoint_we_write_loads_weights_only(trained):
 
 
 def test_without_the_conversion_mmengine_checkpoints_need_unsafe_loading(data_root, tmp_path):
-    """Control + old checkpoints: mmengine's own checkpoint is refused by the safe loader, and
-    --unsafe-load (trusted files only) still loads it."""
+    """Control, and plain mmengine checkpoints: mmengine's own checkpoint is refused by the safe
+    loader, and --unsafe-load (trusted files only) loads it."""
     cfg = tiny_cfg(data_root, str(tmp_path / 'w'), max_iters=1, interval=1)
     cfg.pop('runner_type')  # plain mmengine's Runner
     cfg.custom_hooks = []

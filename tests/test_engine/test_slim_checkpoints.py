@@ -1,7 +1,7 @@
 """Checkpoints without the frozen CLIP / SAM weights (BaCLIPRunner, checkpoint_cfg.slim).
 
-One run writes full checkpoints as before the change (``slim=False``); another, interrupted and
-resumed, writes slim ones. Both read the frozen weights from files in the real formats.
+One run writes full checkpoints (``slim=False``); another, interrupted and resumed, writes slim
+ones. Both read the frozen weights from files in the real formats.
 """
 import hashlib
 import importlib.util
@@ -41,7 +41,7 @@ def with_slim(cfg, slim):
 
 @pytest.fixture(scope='module')
 def runs(data_root, tmp_path_factory):
-    """4 iterations with full checkpoints (as before), and 2 + 2 resumed with slim ones."""
+    """4 iterations with full checkpoints (``slim=False``), and 2 + 2 resumed with slim ones."""
     tmp = tmp_path_factory.mktemp('slim')
     files = write_frozen_weight_files(str(tmp / 'weights'))
 
@@ -100,7 +100,7 @@ def test_resume_from_slim_checkpoints_is_bit_exact_and_as_before(runs):
 
 @pytest.fixture(scope='module')
 def full_metrics(runs):
-    """tools/test.py on the full checkpoint (as before the change)."""
+    """tools/test.py on the full checkpoint (``slim=False``)."""
     return test_tool(runs.cfg, runs.full, '--work-dir', str(runs.tmp / 'test_full'),
                      name='slim_test_full')
 
@@ -169,7 +169,7 @@ def test_other_frozen_files_are_errors_naming_them(runs):
     cfg = use_frozen_weight_files(Config.fromfile(runs.cfg), other)
     with pytest.raises(FrozenWeightsMismatchError, match='a different file'):
         OVCOSInferencer(cfg, weights=runs.slim, device='cpu')
-    # A full checkpoint holds its frozen weights: another file there changes nothing (as before).
+    # A full checkpoint holds its frozen weights: another file there changes nothing.
     test_tool(runs.cfg, runs.full, '--cfg-options', clip, name='slim_full_other_clip')
 
 

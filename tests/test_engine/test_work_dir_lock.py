@@ -1,6 +1,5 @@
-"""Issue "hostile inputs" 5: two trainings in one work dir. The second one is refused while the
-first is alive (the refusal names it), and a lock left by a dead run is taken over with a
-warning."""
+"""Two trainings in one work dir. The second one is refused while the first is alive (the
+refusal names it), and a lock left by a dead run is taken over with a warning."""
 import glob
 import json
 import os

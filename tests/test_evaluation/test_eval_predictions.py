@@ -127,7 +127,7 @@ def test_tool_writes_official_json(ovcos_ref, tiny_ovcamo, tmp_path, capsys):
 
 
 def test_tool_checks_out_before_reading_data(tiny_ovcamo, tmp_path, capsys):
-    """``--out /`` printed the scores, then a traceback: now an error naming it, first."""
+    """A bad ``--out`` (``/``, a folder) is an error naming it, before anything is scored."""
     tool = _load_tool()
     a_file = tmp_path / 'a_file'
     a_file.write_text('x')

@@ -114,7 +114,8 @@ def _assert_same_measures(got, expected):
 
 
 def test_image_record_is_the_class_aware_rule():
-    """One record builder for OVCOSMetric and folder evaluation; the same numbers as before."""
+    """One record builder for OVCOSMetric and folder evaluation: a right class keeps the
+    image's measures, a wrong class gets the wrong-class ones."""
     rng = np.random.default_rng(2)
     gt = np.zeros((16, 16), np.uint8)
     gt[3:11, 5:13] = 255

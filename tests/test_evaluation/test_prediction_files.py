@@ -1,5 +1,5 @@
-"""Issue 14.4 and 14.6: prediction folders whose scores were silently wrong, or whose problems
-gave a traceback instead of a message naming the file."""
+"""Prediction folders whose scores would be silently wrong, or whose problems would end in a
+traceback: each is an error with a message naming the file."""
 import importlib.util
 import json
 import os
@@ -61,8 +61,8 @@ def test_perfect_predictions_score_one(tiny_ovcamo, perfect):
 
 
 def test_duplicate_test_unique_id_with_another_class_is_an_error(tiny_ovcamo, perfect):
-    """The last entry used to win: a perfect prediction of sample_000 (cat) scored as a wrong
-    class (frog) and cSm came out 0.875."""
+    """If the last entry won (as in the official tool), a perfect prediction of sample_000 (cat)
+    would score as a wrong class (frog), cSm 0.875: an error naming both classes instead."""
     samples = read_samples(tiny_ovcamo['root'])
     write_samples(tiny_ovcamo['root'], samples + [dict(samples[0], base_class='frog')])
     with pytest.raises(ValueError, match='sample_000.png') as err:

@@ -38,7 +38,7 @@ class RunsCode:
 
 
 def test_mmseg_test_tool_refuses_a_crafted_https_checkpoint(upstream_trained, tmp_path):
-    """The check of the issue, as a user would run it: the shipped small config, mmseg's tool."""
+    """The whole check, as a user would run it: the shipped small config, mmseg's tool."""
     marker = tmp_path / 'code_ran'
     torch_home = tmp_path / 'torch_home'
     (torch_home / 'hub' / 'checkpoints').mkdir(parents=True)

@@ -135,7 +135,7 @@ def test_mrem_without_level_norms_is_the_raw_concatenation():
     torch.manual_seed(0)
     neck = mrem(norm_levels=False, text_to_vision=False, vision_to_text=False)
     assert neck.level_norms is None
-    assert not any('level_norms' in k for k in neck.state_dict())  # old checkpoints' keys
+    assert not any('level_norms' in k for k in neck.state_dict())  # keys without norms
     f = feats()
     vis, _ = neck(f, torch.randn(5, 12))
     levels = [torch.nn.functional.interpolate(f[i], size=(8, 8), mode='bilinear')

@@ -134,7 +134,7 @@ def test_visual_features_are_normalised_before_the_decoder():
 def test_without_norm_visual_the_decoder_gets_the_features_unchanged():
     h = head(in_channels=64, text_channels=64, transformer_dim=64, transformer_mlp_dim=128,
              transformer_heads=4, prompt_heads=4, norm_visual=False)
-    assert not any(k.startswith('visual_norm.') for k in h.state_dict())  # old checkpoints' keys
+    assert not any(k.startswith('visual_norm.') for k in h.state_dict())  # keys without norm
     seen = decoder_inputs(h)
     visual = torch.rand(2, 64, 6, 6) * 10 + 3
     h(visual, torch.randn(2, 3, 64))

@@ -100,7 +100,8 @@ def test_missing_checkpoint_names_the_file(infer_tool, tiny_assets, tmp_path):
 
 
 def test_nan_weights_stop_the_tool_before_results_json(infer_tool, tiny_assets, tmp_path):
-    """Issue 14.5: NaN weights wrote a bare NaN (invalid JSON) into results.json."""
+    """NaN weights stop the tool, naming the tensor, before a bare NaN (invalid JSON) reaches
+    results.json."""
     import torch
     checkpoint = torch.load(tiny_assets.checkpoint, map_location='cpu', weights_only=True)
     key = next(k for k in checkpoint['state_dict'] if k.startswith('neck'))

@@ -1,6 +1,6 @@
 """Score a folder of ``[class]<mask file name>`` predictions with the official OVCOS protocol.
 
-Works like OVC's ``evaluate.py`` (spec sections 1.7 and 1.8), with parallel workers::
+Works like OVC's official ``evaluate.py``, with parallel workers::
 
     python tools/analysis/eval_predictions.py --pred work_dirs/preds --data-root data/OVCamo \
         --out results.json

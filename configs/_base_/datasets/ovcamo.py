@@ -1,4 +1,4 @@
-# OVCamo (spec sections 1.3-1.4): 14 seen classes for training, 61 unseen classes for testing.
+# OVCamo: 14 seen classes for training, 61 unseen classes for testing.
 # Needs `custom_imports = dict(imports=['mmseg_baclip'], allow_failed_imports=False)` (set by
 # the runtime base config). Point `data_root` at the official layout:
 #   <data_root>/{train,test}/{image,mask}/, <data_root>/jsonfile/{class_info,sample_info}.json

@@ -11,10 +11,10 @@ class OVCamoRandomRotate(RandomRotate):
     """mmseg's :class:`~mmseg.datasets.transforms.RandomRotate` with a chosen border mode.
 
     OVCoser trains with ``albumentations.Rotate(limit=90, p=0.5, interpolation=INTER_LINEAR,
-    border_mode=BORDER_REPLICATE)`` (spec section 1.4); albumentations applies the same border
-    mode to the mask, with nearest interpolation. mmseg's ``RandomRotate`` always pads with a
-    constant; this subclass passes ``border_mode`` to :func:`mmcv.imrotate` for the image and
-    ``seg_border_mode`` for every map in ``seg_fields``.
+    border_mode=BORDER_REPLICATE)`` as its training augmentation; albumentations applies the
+    same border mode to the mask, with nearest interpolation. mmseg's ``RandomRotate`` always
+    pads with a constant; this subclass passes ``border_mode`` to :func:`mmcv.imrotate` for the
+    image and ``seg_border_mode`` for every map in ``seg_fields``.
 
     Required keys: ``img``, ``seg_fields``. Modified keys: ``img`` and the maps in
     ``seg_fields`` (same shape).

@@ -72,8 +72,8 @@ class SAMPromptHead(FrozenFileWeightsMixin, BinaryMaskHead):
             except its parts that a single-mask output does not use).
         norm_visual (bool): ``LayerNorm2d`` on E_v* (after ``visual_proj``) before the mask
             decoder, so that it sees, per pixel, channels of zero mean and unit variance at
-            initialisation, as from SAM's image encoder. False: E_v* unnormalised (the
-            behaviour, and the checkpoint keys, of the head before this switch). Default: True.
+            initialisation, as from SAM's image encoder. False: E_v* unnormalised and no
+            ``visual_norm.*`` keys (checkpoints of a head trained without it). Default: True.
         checkpoint (str, optional): A local SAM checkpoint (``sam_vit_b_01ec64.pth`` or the
             ViT-L/H files) with ``prompt_encoder.*`` and ``mask_decoder.*`` keys.
         loss_decode (dict | list[dict]): Loss configs.

@@ -1,6 +1,6 @@
 """MFMSA: multi-frequency channel attention (MFCA) + multi-scale differential attention (MSDA).
 
-Follows MADGNet's block (spec §3) with BaCLIP's naming: for each scale i,
+Follows MADGNet's MFMSA block with BaCLIP's naming: for each scale i,
 ``lambda_i = Conv3(alpha_i * (chi_i * F_i) + beta_i * (chi_i * B_i))`` with the foreground map
 ``F_i = sigmoid(Conv1(chi_i))`` and ``B_i = 1 - F_i``; the scales are upsampled and summed and
 added to the input (``E* = E + chi``).

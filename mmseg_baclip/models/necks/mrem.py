@@ -112,8 +112,8 @@ class MREM(BaseModule):
         mlp_ratio (float): Default: 4.
         norm_levels (bool): One ``LayerNorm2d`` per level (after resizing, before the
             concatenation), so every level enters Conv1 with zero mean and unit variance over
-            its channels at each pixel. False: the raw concatenation (the behaviour, and the
-            checkpoint keys, of MREM before this switch). Default: True.
+            its channels at each pixel. False: the raw concatenation and no
+            ``level_norms.*`` keys (checkpoints of an MREM trained without them). Default: True.
 
     MREM works only as BaCLIP's ``align_neck``: it needs the class-name embeddings, which a
     stock mmseg segmentor does not pass to its neck. Built inside one (e.g. as the ``neck`` of

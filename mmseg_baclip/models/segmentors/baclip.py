@@ -17,6 +17,29 @@ from ..text_encoders.openclip_text_encoder import check_vocabulary
 VOCABULARY_METADATA_KEY = 'train_vocabulary'
 
 
+#: The dims of a 1 x 1 x H x W tensor that each flip direction of mmseg's RandomFlip flips.
+_FLIP_DIMS = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
+
+
+def input_placement(meta: dict) -> Tuple[Tuple[int, int, int, int], Optional[Tuple[int, ...]]]:
+    """Where an image sits in the network input: the one reading of padding and flip that both
+    directions use (:meth:`BaCLIP.ground_truth_at_input_size` places a mask like the input,
+    :meth:`BaCLIP.postprocess` takes a prediction back out of it).
+
+    Args:
+        meta (dict): A sample's metainfo (``img_padding_size`` or ``padding_size`` as
+            ``[left, right, top, bottom]``; ``flip`` and ``flip_direction``).
+
+    Returns:
+        tuple: ``(left, right, top, bottom)`` padding in pixels, and the dims to flip of a
+        1 x 1 x H x W tensor (None when not flipped).
+    """
+    left, right, top, bottom = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
+    flip_dims = (_FLIP_DIMS[meta.get('flip_direction', 'horizontal')] if meta.get('flip')
+                 else None)
+    return (left, right, top, bottom), flip_dims
+
+
 def _save_train_vocabulary(module: 'BaCLIP', state_dict: dict, prefix: str,
                            local_metadata: dict) -> None:
     """State-dict post-hook: keep the training vocabulary in the checkpoint's metadata."""
@@ -278,15 +301,12 @@ class BaCLIP(BaseSegmentor):
         H, W = size
         masks = []
         for sample in data_samples:
-            meta = sample.metainfo
-            left, right, top, bottom = meta.get('img_padding_size',
-                                                meta.get('padding_size', [0] * 4))
+            (left, right, top, bottom), flip_dims = input_placement(sample.metainfo)
             gt = (sample.gt_sem_seg.data > 0).float()[None]  # 1 x 1 x H0 x W0
             gt = F.interpolate(gt, size=(H - top - bottom, W - left - right), mode='bilinear',
                                align_corners=False)
-            if meta.get('flip'):
-                dims = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
-                gt = gt.flip(dims=dims[meta.get('flip_direction', 'horizontal')])
+            if flip_dims:
+                gt = gt.flip(dims=flip_dims)
             masks.append(F.pad(gt, (left, right, top, bottom)))
         return torch.cat(masks)
 
@@ -300,12 +320,10 @@ class BaCLIP(BaseSegmentor):
         H, W = logits.shape[-2:]
         for i, sample in enumerate(data_samples):
             meta = sample.metainfo
-            left, right, top, bottom = meta.get('img_padding_size',
-                                                meta.get('padding_size', [0] * 4))
+            (left, right, top, bottom), flip_dims = input_placement(meta)
             x = logits[i:i + 1, :, top:H - bottom, left:W - right]  # 1 x 1 x h x w
-            if meta.get('flip'):
-                dims = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
-                x = x.flip(dims=dims[meta.get('flip_direction', 'horizontal')])
+            if flip_dims:
+                x = x.flip(dims=flip_dims)  # a flip is its own inverse
             ori_shape = meta.get('ori_shape', x.shape[-2:])
             seg = F.interpolate(x, size=ori_shape, mode='bilinear', align_corners=False)[0]
             index = int(scores[i].argmax())

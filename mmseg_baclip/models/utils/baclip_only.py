@@ -3,8 +3,8 @@
 ``MREM`` (BaCLIP's ``align_neck``) and the mask heads (BaCLIP's ``decode_head``) take BaCLIP's
 class-name embeddings, ``forward(feats, text)`` / ``forward(visual, text)``, and the heads are
 not mmseg ``BaseDecodeHead`` s. Put in a stock mmseg segmentor (``EncoderDecoder``...) they
-used to fail late and obscurely (``missing 1 required positional argument: 'text'`` at the
-first forward, ``unexpected keyword argument 'num_classes'``). Their ``__init__`` calls
+would fail late and obscurely (``missing 1 required positional argument: 'text'`` at the
+first forward, ``unexpected keyword argument 'num_classes'``). So their ``__init__`` calls
 :func:`check_baclip_only`, which makes them fail while the segmentor is built, with one message
 that says what they need, where they work and which components work in a stock config.
 

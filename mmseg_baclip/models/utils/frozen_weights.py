@@ -24,8 +24,8 @@ Who calls them: :class:`~mmseg_baclip.engine.BaCLIPRunner` strips them when it s
 restores them when it loads (``load_from``, ``--resume``, testing, and through the same code the
 inferencer); ``BaCLIP`` restores them in ``load_state_dict`` itself, so loaders that know nothing
 of this project (mmengine's ``load_checkpoint``, mmseg's ``init_model``) load slim checkpoints
-too. Old checkpoints that hold every weight load as before. This module belongs to the models
-(it is about their frozen weight files); the engine uses it, not the other way round.
+too. Full checkpoints (``slim=False``, every weight) load as they are. This module belongs to
+the models (it is about their frozen weight files); the engine uses it, not the other way round.
 """
 import logging
 import os.path as osp
