@@ -19,7 +19,7 @@ The Runner is the one the config names (``runner_type``; the shipped configs nam
 ``torch.load(weights_only=True)`` on every scheme and must fit the model built from CONFIG (an
 error names the first mismatched keys). What this script adds to mmseg's: ``none`` as the
 checkpoint, ``--out`` through the OVCOSMetric (official ``[class]<mask name>.png`` files),
-``--unsafe-load`` (``checkpoint_cfg.unsafe_load=True``, trusted old pickles only), output
+``--unsafe-load`` (trusted old pickles only; for this run, not written into any config), output
 folders checked before anything is built, torchrun on CPU-only machines, and one-line errors
 for the Runner's checks.
 Several GPUs: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS`` (same metrics).
@@ -35,7 +35,8 @@ import mmseg_baclip  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 
-from mmseg_baclip.engine import build_runner, setup_cpu_distributed  # noqa: E402
+from mmseg_baclip.engine import (allow_unsafe_loading, build_runner,  # noqa: E402
+                                 setup_cpu_distributed)
 from mmseg_baclip.utils.output_paths import OutputPathError, check_output_dir  # noqa: E402
 
 
@@ -107,10 +108,10 @@ def main(argv=None) -> dict:
                              f'evaluator of {args.config} is {[e.get("type") for e in evaluators]}.')
         for evaluator in ovcos:
             evaluator['output_dir'] = args.out
-    if args.unsafe_load:
-        cfg.checkpoint_cfg = dict(cfg.get('checkpoint_cfg', None) or {}, unsafe_load=True)
     setup_cpu_distributed(cfg)  # torchrun on CPU-only machines (gloo)
     runner = build_runner(cfg)
+    if args.unsafe_load:
+        allow_unsafe_loading(runner)
     if cfg.load_from is None:
         # No trained checkpoint: load CLIP/SAM from their local files as training would.
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model

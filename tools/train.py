@@ -10,10 +10,11 @@ exactly as mmseg's own ``tools/train.py`` builds it. What this script adds to mm
 
 * ``--resume PATH`` continues from a given checkpoint (mmseg's takes no path); ``--resume``
   alone continues from the newest *complete* checkpoint of the work dir (the Runner skips newer
-  broken files, loudly);
+  broken files, loudly); an empty or truncated checkpoint, or a work dir with nothing but
+  broken ones, ends the tool with one line naming the files;
 * ``--amp bfloat16`` chooses the autocast dtype (mmseg's ``--amp`` is float16 only);
-* ``--unsafe-load`` sets ``checkpoint_cfg.unsafe_load=True`` for old pickled checkpoints from a
-  trusted source;
+* ``--unsafe-load`` loads old pickled checkpoints from a trusted source (``weights_only=False``,
+  for this run only: it is not written into the work dir's copy of the config);
 * ``--launcher pytorch`` (torchrun) also works on machines without CUDA (gloo backend);
 * a work dir held by another training ends the tool with one line naming that training, before
   anything is written there (the Runner takes the same lock when it trains, for mmseg's
@@ -33,8 +34,9 @@ import mmseg_baclip  # noqa: E402,F401  (registers the plugin, mmcv-lite fallbac
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_baclip.engine import (WorkDirLock, WorkDirLockedError,  # noqa: E402
-                                 build_runner, setup_cpu_distributed)
+from mmseg_baclip.engine import (BrokenCheckpointError, WorkDirLock,  # noqa: E402
+                                 WorkDirLockedError, allow_unsafe_loading, build_runner,
+                                 setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -85,8 +87,6 @@ def build_cfg(args) -> Config:
     if args.resume is not None:
         cfg.resume = True
         cfg.load_from = None if args.resume == 'auto' else args.resume
-    if args.unsafe_load:
-        cfg.checkpoint_cfg = dict(cfg.get('checkpoint_cfg', None) or {}, unsafe_load=True)
     return cfg
 
 
@@ -100,9 +100,14 @@ def main(argv=None) -> Runner:
         raise SystemExit(f'error: {error}') from None
     with lock:
         runner = build_runner(cfg)
+        if args.unsafe_load:
+            allow_unsafe_loading(runner)
         if lock.takeover:
             runner.logger.warning(lock.takeover)
-        runner.train()
+        try:
+            runner.train()
+        except BrokenCheckpointError as error:  # --resume: a broken file, or only broken ones
+            raise SystemExit(f'error: --resume: {error}') from None
     return runner
 
 

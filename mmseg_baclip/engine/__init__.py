@@ -22,14 +22,15 @@ from .finite_weights import NonFiniteWeightsError, check_finite_weights, non_fin
 from .hooks import (AtomicCheckpointHook, NonFiniteLossError, NonFiniteLossHook,
                     RankZeroLoggerHook, RNGStateHook)
 from .optim_constructor import TrainableOnlyOptimWrapperConstructor
-from .runner import BaCLIPRunner, CheckpointSaveError, build_runner
+from .runner import BaCLIPRunner, CheckpointSaveError, allow_unsafe_loading, build_runner
 from .work_dir_lock import WorkDirLock, WorkDirLockedError
 
 __all__ = [
     'AtomicCheckpointHook', 'BaCLIPRunner', 'BrokenCheckpointError', 'CheckpointMismatchError',
     'CheckpointSaveError', 'NonFiniteLossError', 'NonFiniteLossHook', 'NonFiniteWeightsError',
     'RNGStateHook', 'RankZeroLoggerHook', 'TrainableOnlyOptimWrapperConstructor',
-    'UnsafeCheckpointError', 'WorkDirLock', 'WorkDirLockedError', 'build_runner',
+    'UnsafeCheckpointError', 'WorkDirLock', 'WorkDirLockedError', 'allow_unsafe_loading',
+    'build_runner',
     'check_checkpoint_file',
     'check_finite_weights', 'check_loaded', 'checkpoint_file_problem', 'compare_state_dicts',
     'describe_mismatch', 'find_resume_checkpoint', 'from_weights_only', 'load_checkpoint_file',

@@ -87,8 +87,16 @@ class BaCLIPRunner(Runner):
                              f'{sorted(CHECKPOINT_CFG_DEFAULTS)}')
         self.checkpoint_cfg = dict(CHECKPOINT_CFG_DEFAULTS, **options)
         if self.checkpoint_cfg['unsafe_load']:
-            warnings.warn(UNSAFE_LOAD_WARNING, stacklevel=2)
-            self.logger.warning(UNSAFE_LOAD_WARNING)
+            self.allow_unsafe_loading()
+
+    def allow_unsafe_loading(self) -> None:
+        """Load checkpoints with ``weights_only=False`` (old pickles from a trusted source
+        only), with a loud warning. The tools' ``--unsafe-load`` calls this on the built Runner
+        rather than writing it into the config, so the work dir's copy of the config never
+        carries it into a later run."""
+        self.checkpoint_cfg['unsafe_load'] = True
+        warnings.warn(UNSAFE_LOAD_WARNING, stacklevel=2)
+        self.logger.warning(UNSAFE_LOAD_WARNING)
 
     @property
     def bare_model(self):
@@ -207,3 +215,13 @@ def build_runner(cfg) -> Runner:
     """The Runner a config names (``runner_type``), built as mmseg's tools build it; mmengine's
     plain Runner when it names none."""
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def allow_unsafe_loading(runner: Runner) -> None:
+    """``--unsafe-load`` of the tools: :meth:`BaCLIPRunner.allow_unsafe_loading`, or an error
+    for a Runner that does not read checkpoints itself (a config without ``runner_type``)."""
+    if not isinstance(runner, BaCLIPRunner):
+        raise SystemExit("error: --unsafe-load needs runner_type = 'BaCLIPRunner' in the config "
+                         f'(this one builds {type(runner).__name__}, which loads checkpoints '
+                         "with torch's default)")
+    runner.allow_unsafe_loading()

@@ -1,11 +1,12 @@
 """--resume picks the newest complete checkpoint, names the broken ones it skips, and says so
 loudly when there is nothing to resume."""
+import os
 import os.path as osp
 
 import pytest
 import torch
 
-from engine_test_utils import load_tool, tiny_cfg, train, write_cfg
+from engine_test_utils import tiny_cfg, train
 from mmseg_baclip.engine import checkpoint_file_problem, find_resume_checkpoint
 
 
@@ -53,43 +54,35 @@ def test_complete_files_pass_the_check(tmp_path):
     assert 'truncated' in checkpoint_file_problem(legacy)
 
 
-@pytest.fixture(scope='module')
-def train_tool():
-    return load_tool('train')
-
-
-@pytest.fixture
-def cfg_path(data_root, tmp_path):
-    return write_cfg(tiny_cfg(data_root, str(tmp_path / 'w')), str(tmp_path / 'c.py'))
-
-
-def test_resume_in_an_empty_work_dir_warns_loudly(train_tool, cfg_path, tmp_path):
+def test_resume_in_an_empty_work_dir_warns_loudly(data_root, tmp_path):
     empty = tmp_path / 'empty'
     empty.mkdir()
-    args = train_tool.parse_args([cfg_path, '--work-dir', str(empty), '--resume'])
     with pytest.warns(UserWarning, match='FROM SCRATCH') as record_:
-        cfg = train_tool.build_cfg(args)
-    assert str(empty) in str(record_[0].message)
-    assert cfg.resume is False and cfg.load_from is None
+        runner = train(tiny_cfg(data_root, str(empty), max_iters=1, interval=1),
+                       str(tmp_path / 'c.py'), '--resume', name='resume_empty')
+    message = next(str(w.message) for w in record_ if 'FROM SCRATCH' in str(w.message))
+    assert str(empty) in message
+    assert runner.iter == 1 and not runner._resume
 
 
-def test_resume_with_only_broken_checkpoints_is_an_error(train_tool, cfg_path, tmp_path):
+def test_resume_with_only_broken_checkpoints_is_an_error(data_root, tmp_path):
     work = tmp_path / 'broken'
     work.mkdir()
     latest = save(work / 'iter_2.pth')
     truncate(latest, 0)
-    args = train_tool.parse_args([cfg_path, '--work-dir', str(work), '--resume'])
     with pytest.raises(SystemExit, match='no complete checkpoint') as err:
-        train_tool.build_cfg(args)
+        train(tiny_cfg(data_root, str(work)), str(tmp_path / 'c.py'), '--resume',
+              name='resume_broken')
     assert latest in str(err.value) and 'empty (0 bytes)' in str(err.value)
+    assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == ['iter_2.pth']
 
 
-def test_resume_from_a_zero_byte_file_names_it(train_tool, cfg_path, tmp_path):
+def test_resume_from_a_zero_byte_file_names_it(data_root, tmp_path):
     empty = str(tmp_path / 'iter_9.pth')
     open(empty, 'wb').close()
-    args = train_tool.parse_args([cfg_path, '--resume', empty])
     with pytest.raises(SystemExit, match='empty') as err:
-        train_tool.build_cfg(args)
+        train(tiny_cfg(data_root, str(tmp_path / 'w')), str(tmp_path / 'c.py'), '--resume',
+              empty, name='resume_zero_byte')
     assert empty in str(err.value) and 'Traceback' not in str(err.value)
 
 

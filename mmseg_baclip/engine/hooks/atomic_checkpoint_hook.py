@@ -67,8 +67,11 @@ class AtomicCheckpointHook(CheckpointHook):
         return [path for _, path in sorted(found)]
 
     def _prune(self) -> None:
-        """Delete the oldest checkpoints beyond ``max_keep_ckpts`` (after a successful save)."""
+        """Delete the oldest checkpoints beyond ``max_keep_ckpts``, once a save has succeeded
+        (a failed save raises before this runs)."""
         if self.keep <= 0 or not getattr(self, '_atomic', False) or not is_main_process():
+            return
+        if not osp.isdir(self.out_dir):  # nothing saved yet
             return
         for path in self._regular_checkpoints()[:-self.keep]:
             os.remove(path)
