@@ -10,7 +10,8 @@ Which checkpoint to report: the final epoch's, ``<work dir>/epoch_30.pth`` for t
 held-out tenth of the training images; say which one you report.
 
 The output folders (``--work-dir``, ``--out``, ``--show-dir``) are checked before anything
-is built. ``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo format)
+is built. ``--out DIR`` writes the predictions as ``[class]<mask name>.png`` (the official OVCamo
+format)
 through the OVCOSMetric; ``--show-dir DIR`` draws pictures of the predictions. The metrics are
 logged and written as JSON to ``<work dir>/<timestamp>/<timestamp>.json``.
 

@@ -1,9 +1,7 @@
 """OVCOSInferencer: BaCLIP on any images with any class names, in mmseg's inferencer style."""
 import copy
 import os
-from collections import OrderedDict
 import os.path as osp
-import re
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union

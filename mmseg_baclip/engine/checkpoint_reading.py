@@ -51,6 +51,8 @@ __all__ = ['UnsafeCheckpointError', 'load_checkpoint_file', 'resolve_checkpoint_
            'UNSAFE_LOAD_WARNING']
 
 URL_PREFIXES = ('http://', 'https://')
+#: mmengine's model-zoo names, resolved through its own name tables.
+ZOO_PREFIXES = ('open-mmlab://', 'openmmlab://', 'torchvision://', 'modelzoo://', 'mmcls://')
 #: Storage schemes read as bytes through mmengine's file backends.
 STORAGE_SCHEME = re.compile(r'^(\S+:)?(s3|petrel)://')
 
@@ -141,8 +143,6 @@ def resolve_zoo_name(filename: str) -> str:
     from mmengine.runner.checkpoint import _get_mmengine_home  # where mmengine keeps them
     return osp.join(_get_mmengine_home(), address)
 
-
-ZOO_PREFIXES = ('open-mmlab://', 'openmmlab://', 'torchvision://', 'modelzoo://', 'mmcls://')
 
 
 def load_checkpoint_file(filename: str, map_location: Any = None, *,

@@ -127,7 +127,8 @@ class BaCLIPRunner(Runner):
         choice = find_resume_checkpoint(self.work_dir)
         broken = '\n'.join(f'  - {path}: {problem}' for path, problem in choice.skipped)
         if choice.path is None and choice.skipped:
-            raise BrokenCheckpointError(f'resume: no complete checkpoint in {self.work_dir}:\n{broken}\n'
+            raise BrokenCheckpointError(f'resume: no complete checkpoint in {self.work_dir}:\n'
+                                        f'{broken}\n'
                                'Delete these files to train from scratch, or resume from a '
                                'given file (load_from=PATH, resume=True; tools/train.py '
                                '--resume PATH).')

@@ -142,7 +142,8 @@ class OVCOSMetric(BaseMetric):
                 raise ValueError(f'gt_sem_seg.data must have shape (1, H, W), got {gt.shape} '
                                  f'({name})')
             gt = binarize_gt(gt[0])  # (H, W) uint8 {0, 255}
-            pred = probability_to_uint8(self._probability(data_sample, name), gt.shape)  # (H, W) uint8
+            probability = self._probability(data_sample, name)  # (h, w) float32
+            pred = probability_to_uint8(probability, gt.shape)  # (H, W) uint8
 
             self.results.append(
                 image_record(name, pred, gt, pred_class, gt_class, self.class_agnostic,

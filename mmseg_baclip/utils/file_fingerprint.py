@@ -1,6 +1,7 @@
 """Identify a weight file by its content: sha256, computed once per process and file version.
 
-Slim checkpoints (see :mod:`mmseg_baclip.models.utils.frozen_weights`) record the sha256 of each file
+Slim checkpoints (see :mod:`mmseg_baclip.models.utils.frozen_weights`) record the sha256 of each
+file
 their frozen weights come from (the CLIP and SAM files), and loading one checks it. The full
 sha256 is used rather than a quicker partial fingerprint (size plus the first and last
 megabyte): two checkpoints of one architecture have the same size and often the same first and

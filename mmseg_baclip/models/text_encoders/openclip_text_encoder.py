@@ -1,5 +1,5 @@
 """The frozen text tower of an open_clip CLIP, with prompt templates and an embedding cache."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import open_clip
