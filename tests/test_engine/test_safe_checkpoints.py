@@ -328,3 +328,30 @@ def test_empty_or_truncated_checkpoint_is_named_by_test_tool(trained, tmp_path, 
     broken.write_bytes(content)
     with pytest.raises(BrokenCheckpointError, match='epoch_2.pth'):
         test_tool(cfg_path, str(broken), name=f'broken_{len(content)}')
+
+
+def test_mmengine_own_loaders_read_addresses_weights_only(evil, tmp_path, monkeypatch):
+    """Code that is not this project's (mmengine's plain Runner, a stock backbone's
+    ``Pretrained`` init) reads an https:// checkpoint through the registered safe loader: a
+    missing file is downloaded into torch.hub's cache as mmengine would, then read with
+    weights_only=True, so a crafted file is refused and nothing in it runs."""
+    path, marker = evil
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
+    downloads = []
+
+    def fake_download(url, dst, progress=True):
+        downloads.append(url)
+        source = path if 'evil' in url else str(tmp_path / 'good.pth')
+        with open(source, 'rb') as src, open(dst, 'wb') as out:
+            out.write(src.read())
+
+    torch.save({'state_dict': {'w': torch.ones(2)}}, str(tmp_path / 'good.pth'))
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+    good = _load_checkpoint('https://example.invalid/models/good.pth', map_location='cpu')
+    assert torch.equal(good['state_dict']['w'], torch.ones(2))
+    assert downloads == ['https://example.invalid/models/good.pth']
+    _load_checkpoint('https://example.invalid/models/good.pth', map_location='cpu')
+    assert len(downloads) == 1  # cached now
+    with pytest.raises(UnsafeCheckpointError):
+        _load_checkpoint('https://example.invalid/models/evil.pth', map_location='cpu')
+    assert not marker.exists()
