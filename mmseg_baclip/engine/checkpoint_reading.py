@@ -23,8 +23,8 @@ Loaders that know nothing of this project (mmengine's plain Runner, which mmseg'
 are covered too where mmengine would unpickle unsafely: importing this module (the configs'
 ``custom_imports`` do) registers :func:`load_checkpoint_file` in mmengine's ``CheckpointLoader``,
 through its public ``register_scheme``, for the address schemes whose mmengine loaders go
-through torch.hub with ``weights_only=False`` (``http(s)://`` and the model-zoo names; a file
-missing from the cache is downloaded there first, as mmengine would, then read safely). Local
+through torch.hub with ``weights_only=False`` (``http(s)://`` and the model-zoo names; as for
+this project's own paths, a file missing from the cache is an error, never a download). Local
 and storage files keep mmengine's loaders, which call ``torch.load`` with torch's default,
 ``weights_only=True`` since torch 2.6.
 
@@ -34,7 +34,6 @@ A file that needs more than the safe unpickler allows is refused with
 SAM) are read by the models' ``init_weights`` with ``weights_only=True``.
 """
 import io
-import os
 import os.path as osp
 import pickle
 import re
@@ -87,7 +86,7 @@ def resolve_checkpoint_url(url: str, model_dir: Optional[str] = None) -> str:
     """The local file of a checkpoint URL in torch.hub's cache. Nothing is downloaded.
 
     The cache layout is torch.hub's (``<model_dir>/<last part of the URL path>``), so a file
-    that ``torch.hub.load_state_dict_from_url`` or mmengine cached before is found again. A URL
+    that torch.hub or mmengine cached before is found again. A URL
     whose file is not there is an error saying where to put it: weights are never fetched at
     run time.
 
@@ -197,21 +196,11 @@ def load_checkpoint_file(filename: str, map_location: Any = None, *,
 
 
 def _load_address_safely(filename: str, map_location: Any = None) -> Any:
-    """mmengine's scheme-loader signature: an address or model-zoo name read weights-only.
-
-    For loaders that are not this project's (mmengine's plain Runner, ``PretrainedInit`` of a
-    stock backbone, ``init_model``): a file missing from torch.hub's cache is downloaded there
-    first, as mmengine would (this project's own paths never download, see
-    :func:`resolve_checkpoint_url`), and then read with ``weights_only=True``, never with
-    torch.hub's ``weights_only=False``.
-    """
-    address = resolve_zoo_name(filename) if filename.startswith(ZOO_PREFIXES) else filename
-    if address.startswith(URL_PREFIXES):
-        cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(address).path))
-        if not osp.isfile(cached):
-            os.makedirs(osp.dirname(cached), exist_ok=True)
-            torch.hub.download_url_to_file(address, cached, progress=True)
-    return load_checkpoint_file(address, map_location)
+    """mmengine's scheme-loader signature around :func:`load_checkpoint_file`: for loaders that
+    are not this project's (mmengine's plain Runner, ``PretrainedInit`` of a stock backbone,
+    ``init_model``), an address or model-zoo name is read from torch.hub's cache with
+    ``weights_only=True``, never downloaded; a missing file is an error saying where to put it."""
+    return load_checkpoint_file(filename, map_location)
 
 
 CheckpointLoader.register_scheme(prefixes=URL_PREFIXES + ZOO_PREFIXES,

@@ -332,26 +332,24 @@ def test_empty_or_truncated_checkpoint_is_named_by_test_tool(trained, tmp_path, 
 
 def test_mmengine_own_loaders_read_addresses_weights_only(evil, tmp_path, monkeypatch):
     """Code that is not this project's (mmengine's plain Runner, a stock backbone's
-    ``Pretrained`` init) reads an https:// checkpoint through the registered safe loader: a
-    missing file is downloaded into torch.hub's cache as mmengine would, then read with
-    weights_only=True, so a crafted file is refused and nothing in it runs."""
+    ``Pretrained`` init) reads an https:// checkpoint through the registered safe loader: from
+    torch.hub's cache with weights_only=True (a crafted file is refused and nothing in it runs),
+    and a file missing from the cache is an error naming where to put it, never a download."""
     path, marker = evil
-    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
-    downloads = []
+    hub = tmp_path / 'hub'
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(hub))
+    (hub / 'checkpoints').mkdir(parents=True)
+    torch.save({'state_dict': {'w': torch.ones(2)}}, str(hub / 'checkpoints' / 'good.pth'))
+    (hub / 'checkpoints' / 'evil.pth').write_bytes(open(path, 'rb').read())
 
-    def fake_download(url, dst, progress=True):
-        downloads.append(url)
-        source = path if 'evil' in url else str(tmp_path / 'good.pth')
-        with open(source, 'rb') as src, open(dst, 'wb') as out:
-            out.write(src.read())
+    def no_download(*args, **kwargs):
+        raise AssertionError('a download was attempted')
 
-    torch.save({'state_dict': {'w': torch.ones(2)}}, str(tmp_path / 'good.pth'))
-    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', no_download)
     good = _load_checkpoint('https://example.invalid/models/good.pth', map_location='cpu')
     assert torch.equal(good['state_dict']['w'], torch.ones(2))
-    assert downloads == ['https://example.invalid/models/good.pth']
-    _load_checkpoint('https://example.invalid/models/good.pth', map_location='cpu')
-    assert len(downloads) == 1  # cached now
     with pytest.raises(UnsafeCheckpointError):
         _load_checkpoint('https://example.invalid/models/evil.pth', map_location='cpu')
     assert not marker.exists()
+    with pytest.raises(FileNotFoundError, match='missing.pth.*does not download'):
+        _load_checkpoint('https://example.invalid/models/missing.pth', map_location='cpu')
