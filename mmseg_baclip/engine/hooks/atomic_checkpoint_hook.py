@@ -66,27 +66,31 @@ class AtomicCheckpointHook(CheckpointHook):
                 found.append((int(match.group(1)), osp.join(self.out_dir, name)))
         return [path for _, path in sorted(found)]
 
-    def _prune(self) -> None:
+    def _prune(self, runner, saved_before: Optional[str]) -> None:
         """Delete the oldest checkpoints beyond ``max_keep_ckpts``, once a save has succeeded
-        (a failed save raises before this runs)."""
+        (a failed save raises before this runs). Nothing is listed unless this step saved: the
+        message hub's ``last_ckpt`` changed."""
         if self.keep <= 0 or not getattr(self, '_atomic', False) or not is_main_process():
             return
-        if not osp.isdir(self.out_dir):  # nothing saved yet
+        if runner.message_hub.get_info('last_ckpt') == saved_before:
             return
         for path in self._regular_checkpoints()[:-self.keep]:
             os.remove(path)
 
     def after_train_epoch(self, runner) -> None:
+        saved_before = runner.message_hub.get_info('last_ckpt')
         super().after_train_epoch(runner)
-        self._prune()
+        self._prune(runner, saved_before)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        saved_before = runner.message_hub.get_info('last_ckpt')
         super().after_train_iter(runner, batch_idx, data_batch, outputs)
-        self._prune()
+        self._prune(runner, saved_before)
 
     def after_train(self, runner) -> None:
+        saved_before = runner.message_hub.get_info('last_ckpt')
         super().after_train(runner)
-        self._prune()
+        self._prune(runner, saved_before)
 
     # ---------------------------------------------------------------------------- best
     def _best_paths(self) -> Dict[str, Optional[str]]:
