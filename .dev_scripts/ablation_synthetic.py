@@ -3,9 +3,11 @@
     python .dev_scripts/ablation_synthetic.py [--rows full sam ...] [--seeds 0 1 2]
         [--epochs 8] [--jobs 2] [--out work_dirs/ablation_synthetic]
 
-Runs the paper's Tab. 3 rows (CLIP + conv decoder, + SAM, + CCE, full) and Tab. 5 rows
-(text->vision only, vision->text only, without prompt self-attention), plus the feature-scale
-switches (``norm_levels`` of MREM, ``norm_visual`` of the SAM head), as small variants of the
+Runs the paper's Tab. 3 rows (CLIP + conv decoder, + SAM, + CCE, full), its MFMSA-count rows (1-5
+blocks in CCE; the full model has 3) and Tab. 5 rows (text->vision only, vision->text only,
+without prompt self-attention), the full model with a random instead of the world's pretrained
+SAM decoder, and, on request, the feature-scale switches (``norm_levels`` of MREM,
+``norm_visual`` of the SAM head), as small variants of the
 demo config (``configs/baclip/baclip_convnext-tiny-synclip_1xb4-8e_ovcamo-synthetic-ov-192.py``).
 Each row and seed trains with ``tools/train.py`` on the 14 training classes and tests the final
 epoch with ``tools/test.py`` on the 61 unseen ones; the table gives mean +- std over seeds of the
@@ -52,18 +54,26 @@ ROWS: Dict[str, tuple] = {
         align_neck=dict(text_to_vision=False, vision_to_text=True)))),
     'no-prompt-sa': ('Tab. 5: w/o prompt self-attention', dict(model=dict(
         decode_head=dict(prompt_self_attention=False)))),
+    'mfmsa-x1': ('MFMSA count: 1 block in CCE', dict(model=dict(neck=dict(num_blocks=1)))),
+    'mfmsa-x2': ('MFMSA count: 2 blocks in CCE', dict(model=dict(neck=dict(num_blocks=2)))),
+    'mfmsa-x4': ('MFMSA count: 4 blocks in CCE', dict(model=dict(neck=dict(num_blocks=4)))),
+    'mfmsa-x5': ('MFMSA count: 5 blocks in CCE', dict(model=dict(neck=dict(num_blocks=5)))),
+    'full-random-sam': ('full, SAM decoder not pretrained (random)', dict(model=dict(
+        decode_head=dict(checkpoint=None)))),
     'full-no-feature-norms': ('full, without the LayerNorm2d on CLIP levels and E_v*',
                               dict(model=dict(align_neck=dict(norm_levels=False),
                                               decode_head=dict(norm_visual=False)))),
 }
-PAPER_ROWS = ['conv-decoder', 'sam', 'sam-cce', 'full', 't2v-only', 'v2t-only', 'no-prompt-sa']
+PAPER_ROWS = ['conv-decoder', 'sam', 'sam-cce', 'full', 't2v-only', 'v2t-only', 'no-prompt-sa',
+              'mfmsa-x1', 'mfmsa-x2', 'mfmsa-x4', 'mfmsa-x5']
+DEFAULT_ROWS = PAPER_ROWS + ['full-random-sam']
 COLUMNS = [('cIoU', 'cIoU'), ('cSm', 'cSm'), ('cFwb', 'cFwb'), ('cMAE', 'cMAE'),
            ('acc', 'top-1'), ('agnostic/cIoU', 'IoU (agn.)'), ('agnostic/cSm', 'Sm (agn.)')]
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--rows', nargs='+', default=PAPER_ROWS, choices=sorted(ROWS))
+    p.add_argument('--rows', nargs='+', default=DEFAULT_ROWS, choices=sorted(ROWS))
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--epochs', type=int, default=8, help='training epochs per run (8 = the demo)')
     p.add_argument('--jobs', type=int, default=1,

@@ -1,10 +1,12 @@
 # The README demo: the small BaCLIP on the synthetic open-vocabulary world made by
 # tools/dataset_converters/make_synthetic_ov_world.py (data/synthetic_ov_world). Same as the
 # random-CLIP small config (./baclip_convnext-tiny-random_1xb4-6e_ovcamo-synthetic-192.py), but
-# its frozen tiny CLIP is the one pretrained there on pictures of all 75 classes, loaded from its
-# open_clip checkpoint file exactly like the real ConvNeXt-L file, and 8 epochs instead of 6.
-# BaCLIP trains on the 14 training classes and is tested on the 61 unseen ones. This world shows
-# the open-vocabulary mechanism working; it says nothing about accuracy on real OVCamo.
+# with the world's two pretrained foundation models, loaded from their files exactly like the
+# paper's: the frozen tiny CLIP (an open_clip checkpoint, like the ConvNeXt-L file) and the tiny
+# SAM's prompt encoder and mask decoder (Meta's sam_vit_*.pth layout, like sam_vit_b_01ec64.pth);
+# and 8 epochs instead of 6. BaCLIP trains on the 14 training classes and is tested on the 61
+# unseen ones. This world shows the open-vocabulary mechanism working; it says nothing about
+# accuracy on real OVCamo.
 _base_ = [
     '../_base_/models/baclip_convnext-tiny.py',
     '../_base_/datasets/ovcamo_synthetic_ov.py',
@@ -12,10 +14,13 @@ _base_ = [
     '../_base_/schedules/schedule_30e_adamw_cosine.py',
 ]
 
-clip_checkpoint = 'data/synthetic_ov_world/clip/open_clip_pytorch_model.bin'  # the world's CLIP
+world_root = 'data/synthetic_ov_world'
+clip_checkpoint = world_root + '/clip/open_clip_pytorch_model.bin'  # the world's CLIP
+sam_checkpoint = world_root + '/sam/sam_vit_tiny_synthetic.pth'  # the world's SAM
 model = dict(
     backbone=dict(checkpoint=clip_checkpoint),
-    text_encoder=dict(checkpoint=clip_checkpoint))
+    text_encoder=dict(checkpoint=clip_checkpoint),
+    decode_head=dict(checkpoint=sam_checkpoint))
 
 # The small config's schedule with 8 epochs. The demo tests with tools/test.py after training;
 # validating on the same split during training would only repeat it (val_begin).

@@ -211,32 +211,6 @@ def render_sample(rng: np.random.Generator, shape: Tuple[int, int],
     return image, mask * 255
 
 
-def render_object_crop(rng: np.random.Generator, look: Union[ClassAppearance, str],
-                       crop: int = 64, scene: int = 192,
-                       colour_shift: Tuple[float, float] = (12.0, 24.0)) -> np.ndarray:
-    """A picture of one object: a ``crop`` x ``crop`` window around the object of a
-    ``scene`` x ``scene`` scene (same pixel scale as the scenes the model later sees).
-
-    Used as the image half of an image-caption pair for pretraining the synthetic CLIP.
-
-    Args:
-        rng (np.random.Generator): Random source.
-        look (ClassAppearance | str): The class's appearance, or its name.
-        crop (int): Output side in pixels. Default: 64.
-        scene (int): Side of the scene it is cut from. Default: 192.
-        colour_shift (tuple[float, float]): As in :func:`render_sample`.
-
-    Returns:
-        np.ndarray: ``(crop, crop, 3)`` uint8 BGR.
-    """
-    image, mask = render_sample(rng, (scene, scene), look, colour_shift)
-    ys, xs = np.nonzero(mask)
-    cy, cx = int(ys.mean()), int(xs.mean())
-    top = int(np.clip(cy - crop // 2, 0, scene - crop))
-    left = int(np.clip(cx - crop // 2, 0, scene - crop))
-    return image[top:top + crop, left:left + crop]
-
-
 def _slug(name: str) -> str:
     return name.replace(' ', '_').replace('-', '_')
 

@@ -1,5 +1,5 @@
-"""The synthetic open-vocabulary world: class looks, determinism, the pretrained CLIP file
-through the real loading path, and its zero-shot accuracy on held-out pictures."""
+"""The synthetic open-vocabulary world: class looks, determinism, the pretrained CLIP and SAM
+files through the real loading paths, and what each learned on held-out pictures."""
 import filecmp
 import os
 import os.path as osp
@@ -13,13 +13,15 @@ from mmseg.registry import MODELS
 
 from baclip_test_utils import tiny_baclip_cfg
 from mmseg_baclip.datasets import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
-from mmseg_baclip.synthetic_world import (CLIP_FILE, WorldSettings, build_synthetic_world,
-                                          class_appearance, heldout_zero_shot,
-                                          render_object_crop, render_sample)
+from mmseg_baclip.synthetic_world import (CLIP_FILE, SAM_FILE, TinySAMConfig, WorldSettings,
+                                          box_prompted_iou, build_synthetic_world,
+                                          class_appearance, heldout_zero_shot, pretrain_sam,
+                                          render_pictures, render_sample)
 
 # Small enough for CI; still all 75 classes.
-SMALL = WorldSettings(num_train=4, num_test=3, image_size=64, pretrain_per_class=2, crop_size=64,
-                      pretrain_windows=(48, 64), heldout_per_class=1, pretrain_steps=2)
+SMALL = WorldSettings(num_train=4, num_test=3, image_size=64, pretrain_per_class=2,
+                      heldout_per_class=1, clip_windows=(48, 64), clip_steps=2, sam_steps=2,
+                      sam_batch_size=4)
 
 
 def all_files(root):
@@ -56,29 +58,72 @@ def test_objects_wear_their_class_colour_and_stay_camouflaged():
         assert np.abs(image[fg].mean(0) - image[bg].mean(0)).max() < 60  # camouflaged
 
 
-def test_object_crop_is_mostly_object():
-    crop = render_object_crop(np.random.default_rng(1), 'owl', crop=32, scene=96)
-    assert crop.shape == (32, 32, 3) and crop.dtype == np.uint8
+def test_pictures_come_with_their_object_masks_and_labels():
+    images, masks, labels = render_pictures(['owl', 'moth'], 3, seed=0, stream=3, size=64)
+    assert images.shape == (6, 64, 64, 3) and images.dtype == np.uint8
+    assert masks.shape == (6, 64, 64) and masks.dtype == bool and masks.any((1, 2)).all()
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1]
+    again = render_pictures(['owl', 'moth'], 3, seed=0, stream=3, size=64)
+    other = render_pictures(['owl', 'moth'], 3, seed=0, stream=4, size=64)
+    assert np.array_equal(images, again[0]) and not np.array_equal(images, other[0])
 
 
-def test_pretraining_windows_vary_in_size_and_place_and_are_cut_from_the_pictures():
-    from mmseg_baclip.synthetic_world.clip_pretraining import _random_window
-    pictures = torch.arange(4 * 3 * 8 * 8, dtype=torch.float32).view(4, 3, 8, 8)
-    generator = torch.Generator().manual_seed(0)
-    sides, places = set(), set()
-    for _ in range(20):
-        windows = _random_window(pictures, (4, 6), generator)
-        side = windows.shape[-1]
-        sides.add(side)
-        assert windows.shape == (4, 3, side, side)
-        for picture, window in zip(pictures, windows):
-            top, left = divmod(int(window[0, 0, 0] - picture[0, 0, 0]), 8)
-            places.add((top, left))
-            assert torch.equal(window, picture[:, top:top + side, left:left + side])
-    assert sides == {4, 6} and len(places) > 4
-    assert _random_window(pictures, (), generator) is pictures  # no windows: whole pictures
-    with pytest.raises(ValueError, match='window side 9'):
-        _random_window(pictures, (9, ), generator)
+def test_clip_windows_are_cut_around_the_objects_with_their_masks():
+    from mmseg_baclip.synthetic_world.clip_pretraining import mask_centres, object_windows
+    _, masks, _ = render_pictures(['owl'] * 6, 1, seed=0, stream=3, size=96)
+    x = torch.arange(6 * 96 * 96, dtype=torch.float32).view(6, 1, 96, 96).expand(6, 3, 96, 96)
+    m = torch.from_numpy(masks).float()[:, None]
+    centres = mask_centres(masks)
+    windows, window_masks = object_windows(x, m, centres, 48, torch.Generator().manual_seed(0))
+    assert windows.shape == (6, 3, 48, 48) and window_masks.shape == (6, 1, 48, 48)
+    for i in range(6):
+        top, left = divmod(int(windows[i, 0, 0, 0]) - i * 96 * 96, 96)
+        assert torch.equal(windows[i], x[i, :, top:top + 48, left:left + 48])
+        assert torch.equal(window_masks[i], m[i, :, top:top + 48, left:left + 48])
+        row, col = centres[i]
+        assert top <= row < top + 48 and left <= col < left + 48  # the object is in it
+    with pytest.raises(ValueError, match='window side 128'):
+        object_windows(x, m, centres, 128, torch.Generator())
+
+
+def test_dihedral_turns_pictures_and_masks_alike():
+    from mmseg_baclip.synthetic_world.dihedral import apply_dihedral
+    x = torch.arange(2 * 16, dtype=torch.float32).view(2, 1, 4, 4)
+    codes = torch.tensor([1, 6])
+    out = apply_dihedral(x, codes)
+    assert torch.equal(out[0], torch.rot90(x[0], 1, (1, 2)))
+    assert torch.equal(out[1], torch.rot90(x[1], 2, (1, 2)).flip(-1))
+
+
+def test_clip_is_pretrained_on_the_embedding_baclip_names_objects_with():
+    """The pretraining's region embedding is exactly BaCLIP's masked-pooling embedding."""
+    from mmseg_baclip.models.backbones import OpenCLIPConvNeXt
+    from mmseg_baclip.synthetic_world import region_embedding
+    from mmseg_baclip.synthetic_world.clip_pretraining import create_random_clip
+    clip = create_random_clip('convnext_atto_baclip_tiny').eval()
+    tower = OpenCLIPConvNeXt('convnext_atto_baclip_tiny')
+    tower.visual.load_state_dict(clip.visual.state_dict())
+    x = torch.randn(2, 3, 96, 96)
+    mask = (torch.rand(2, 1, 96, 96) > 0.5).float()
+    with torch.no_grad():
+        expected = tower.masked_embedding(tower(x)[-1], mask)
+        assert torch.allclose(region_embedding(clip, x, mask), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize('steps', [40, 0])
+def test_pretrained_sam_segments_held_out_pictures_from_a_box(steps):
+    """Box-prompted IoU on held-out pictures after a short pretraining is well above the
+    untrained control's, so the check can fail."""
+    config = TinySAMConfig(image_size=96, patch_size=16)
+    names = ['owl', 'moth', 'frog', 'crab']
+    images, masks, _ = render_pictures(names, 8, seed=0, stream=3, size=96)
+    held_images, held_masks, _ = render_pictures(names, 4, seed=0, stream=4, size=96)
+    sam, log = pretrain_sam(images, masks, steps=steps, batch_size=8, lr=3e-3, config=config)
+    iou = box_prompted_iou(sam, held_images, held_masks)
+    if steps:
+        assert log['loss_last'] < log['loss_first'] and iou > 0.3
+    else:
+        assert iou < 0.2
 
 
 # ------------------------------------------------------------------------------ the world
@@ -105,13 +150,16 @@ def test_world_is_deterministic_for_a_seed(small_world, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)  # another seed: another CLIP
     assert again['clip_sha256'] == manifest['clip_sha256'] != other['clip_sha256']
+    assert again['sam_sha256'] == manifest['sam_sha256'] != other['sam_sha256']
 
 
 def test_world_is_cached(small_world, capsys):
     root, manifest = small_world
     stamp = os.path.getmtime(osp.join(root, CLIP_FILE))
     assert build_synthetic_world(root, SMALL) == manifest
-    assert 'cached' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'reusing the world' in out and 'same settings' in out
+    assert '[world] tiny SAM' in out and '[world] tiny CLIP' in out
     assert os.path.getmtime(osp.join(root, CLIP_FILE)) == stamp
 
 
@@ -150,9 +198,9 @@ def test_clip_file_loads_through_the_real_path_with_no_missing_or_unexpected_key
 def test_pretrained_clip_recognises_held_out_pictures(tmp_path, pretrained):
     """Above chance after a short pretraining; the untrained control stays near chance, so the
     check can fail."""
-    settings = replace(SMALL, pretrain_per_class=6, heldout_per_class=2,
-                       pretrain_windows=(56, 64),  # varying windows, as the demo's
-                       pretrain_steps=60 if pretrained else 0)
+    settings = replace(SMALL, pretrain_per_class=6, heldout_per_class=2, picture_size=96,
+                       clip_windows=(48, 64),  # varying windows, as the demo's
+                       clip_steps=60 if pretrained else 0)
     manifest = build_synthetic_world(str(tmp_path), settings, progress=False)
     accuracy = heldout_zero_shot(manifest['clip_checkpoint'], settings)
     assert accuracy == {k: manifest[k] for k in accuracy}
@@ -160,3 +208,21 @@ def test_pretrained_clip_recognises_held_out_pictures(tmp_path, pretrained):
         assert accuracy['zero_shot_top1_test61'] > 5 * accuracy['chance_test61']
     else:
         assert accuracy['zero_shot_top1_test61'] < 5 * accuracy['chance_test61']
+
+
+def test_sam_file_has_metas_layout_and_loads_into_the_demo_configs_head(small_world):
+    from mmengine.config import Config
+    from mmseg_baclip.synthetic_world import build_tiny_sam
+    root, manifest = small_world
+    state = torch.load(osp.join(root, SAM_FILE), weights_only=True)
+    assert {k.split('.')[0] for k in state} == {'image_encoder', 'prompt_encoder',
+                                               'mask_decoder'}
+    assert state.keys() == build_tiny_sam().state_dict().keys()
+    cfg = Config.fromfile(
+        'configs/baclip/baclip_convnext-tiny-synclip_1xb4-8e_ovcamo-synthetic-ov-192.py')
+    assert cfg.model.decode_head.checkpoint.endswith(SAM_FILE)  # the demo loads the world's SAM
+    head = MODELS.build(dict(cfg.model.decode_head, checkpoint=manifest['sam_checkpoint']))
+    head.init_weights()
+    for name in ('prompt_encoder', 'mask_decoder'):
+        for key, value in getattr(head, name).state_dict().items():
+            assert torch.equal(value, state[f'{name}.{key}']), key

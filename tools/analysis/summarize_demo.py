@@ -48,7 +48,7 @@ def main():
     if args.world:
         with open(osp.join(args.world, 'world.json'), encoding='utf-8') as f:
             world = json.load(f)
-        print(f'  held-out pretraining pictures (whole picture)       '
+        print(f'  held-out pretraining pictures, their object masks   '
               f'{world["zero_shot_top1_test61"]:.3f}')
     ceiling = after.get('acc_gt_mask')
     if ceiling is not None:
@@ -70,7 +70,8 @@ def main():
         print(f'[demo] {n} predictions ([class]<mask name>.png): {args.predictions}')
     if args.pictures:
         pics = glob.glob(osp.join(args.pictures, '**', '*.png'), recursive=True)
-        print(f'[demo] {len(pics)} pictures: {args.pictures}')
+        folders = sorted({osp.dirname(p) for p in pics}) or [args.pictures]
+        print(f'[demo] {len(pics)} pictures: {", ".join(folders)}')
 
 
 if __name__ == '__main__':

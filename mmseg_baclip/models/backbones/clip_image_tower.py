@@ -40,6 +40,22 @@ def bilinear_adjoint_weights(mask: Tensor, size: Tuple[int, int]) -> Tensor:
     return rows_t @ mask @ cols_t.transpose(0, 1)  # B x h x w
 
 
+def masked_average(feature: Tensor, mask: Tensor) -> Tensor:
+    """Average of a coarse map over a fine soft mask, as if the map were bilinearly upsampled.
+
+    Args:
+        feature (Tensor): B x C x h x w.
+        mask (Tensor): B x 1 x H x W weights in [0, 1].
+
+    Returns:
+        Tensor: B x C.
+    """
+    mask = mask.to(feature.dtype)
+    weights = bilinear_adjoint_weights(mask, feature.shape[-2:])  # B x h x w
+    total = mask.flatten(1).sum(1).clamp_min(1e-6)  # B
+    return torch.einsum('bchw,bhw->bc', feature, weights) / total[:, None]
+
+
 class OpenCLIPImageTower(FrozenFileWeightsMixin, BaseModule):
     """A frozen open_clip image tower built from its model config, weights from a local file.
 
@@ -122,11 +138,7 @@ class OpenCLIPImageTower(FrozenFileWeightsMixin, BaseModule):
         Returns:
             Tensor: B x embed_dim, not normalised.
         """
-        mask = mask.to(last_feature.dtype)
-        weights = bilinear_adjoint_weights(mask, last_feature.shape[-2:])  # B x h x w
-        total = mask.flatten(1).sum(1).clamp_min(1e-6)  # B
-        pooled = torch.einsum('bchw,bhw->bc', last_feature, weights) / total[:, None]
-        return self.embed_pooled(pooled)
+        return self.embed_pooled(masked_average(last_feature, mask))
 
     def encode_image(self, x: Tensor) -> Tensor:
         """The CLIP image embedding (equals open_clip's ``encode_image``).
