@@ -14,7 +14,7 @@ _base_ = [
     '../_base_/schedules/schedule_30e_adamw_cosine.py',
 ]
 
-world_root = 'data/synthetic_ov_world'
+world_root = 'data/synthetic_ov_world'  # as in the dataset base
 clip_checkpoint = world_root + '/clip/open_clip_pytorch_model.bin'  # the world's CLIP
 sam_checkpoint = world_root + '/sam/sam_vit_tiny_synthetic.pth'  # the world's SAM
 model = dict(

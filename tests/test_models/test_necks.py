@@ -80,7 +80,7 @@ def test_mrem_direction_switches(t2v, v2t):
               if f[i].shape[-1] != 8 else f[i] for i in (1, 2, 3)]
     levels = [norm(lvl) for norm, lvl in zip(neck.level_norms, levels)]
     projected_vis = neck.vision_proj(torch.cat(levels, 1))
-    projected_text = neck.text_proj(t).expand(2, -1, -1)
+    projected_text = neck.text_norm(neck.text_proj(t)).expand(2, -1, -1)
     assert torch.allclose(vis, projected_vis, atol=1e-6) != t2v
     assert torch.allclose(text, projected_text, atol=1e-6) != v2t
     # changing the text changes the vision output only if text flows into vision
@@ -145,3 +145,46 @@ def test_mrem_without_level_norms_is_the_raw_concatenation():
     normed = mrem(text_to_vision=False, vision_to_text=False)
     assert {k for k in normed.state_dict() if not k.startswith('level_norms.')} == set(
         neck.state_dict())
+
+
+def mean_cosine_between_tokens(tokens):
+    """Mean cosine similarity between different tokens of B x N x C (averaged over B)."""
+    unit = torch.nn.functional.normalize(tokens, dim=-1)
+    n = unit.shape[1]
+    return float(((unit @ unit.transpose(1, 2)).sum((1, 2)) - n).mean() / (n * (n - 1)))
+
+
+def test_mrem_normalises_the_projected_text_tokens():
+    torch.manual_seed(0)
+    neck = mrem()
+    seen = []
+    neck.layers[0].register_forward_pre_hook(lambda m, args: seen.append(args[1]))
+    clip_text = torch.nn.functional.normalize(torch.randn(5, 12), dim=-1)  # unit, as CLIP's
+    neck(feats(), clip_text)
+    text = seen[0]  # B x N x C entering the block
+    assert text.mean(-1).abs().max() < 1e-5 and (text.std(-1, unbiased=False) - 1).abs().max() < 1e-3
+    # off: the projection alone, no text_norm keys, same keys otherwise
+    raw = mrem(norm_text=False, text_to_vision=False, vision_to_text=False)
+    assert raw.text_norm is None and not any('text_norm' in k for k in raw.state_dict())
+    _, out = raw(feats(), clip_text)
+    assert torch.allclose(out[0], raw.text_proj(clip_text), atol=1e-6)
+    normed = mrem(text_to_vision=False, vision_to_text=False)
+    assert {k for k in normed.state_dict() if not k.startswith('text_norm.')} == set(
+        raw.state_dict())
+
+
+def test_mrem_text_tokens_enter_the_block_at_one_scale_whatever_the_embeddings_norm():
+    """The refined class tokens do not depend on the scale of the CLIP embeddings (unit vectors
+    for CLIP): the residual updates of the block meet text tokens of a fixed scale. Without the
+    norm they do."""
+    torch.manual_seed(0)
+    clip_text = torch.nn.functional.normalize(torch.randn(8, 12), dim=-1)
+    f = feats()
+    for norm_text in (True, False):
+        torch.manual_seed(1)
+        neck = mrem(norm_text=norm_text)
+        neck.text_proj.bias.data.zero_()  # a pure scaling of the input scales the projection
+        with torch.no_grad():
+            _, small = neck(f, clip_text)
+            _, large = neck(f, clip_text * 50)
+        assert torch.allclose(small, large, atol=1e-2) == norm_text

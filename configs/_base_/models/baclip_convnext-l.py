@@ -27,7 +27,8 @@ model = dict(
         type='MREM', in_channels=(384, 768, 1536), in_index=(1, 2, 3), out_level=1,
         text_channels=768, embed_dims=256, num_heads=8, num_layers=1,
         text_to_vision=True, vision_to_text=True,
-        norm_levels=True),  # a LayerNorm2d per CLIP level before Conv1 (as OVCoser)
+        norm_levels=True,  # a LayerNorm2d per CLIP level before Conv1 (as OVCoser)
+        norm_text=True),  # a LayerNorm on the projected class tokens (the vision stream's scale)
     neck=dict(type='CCE', in_channels=256, num_blocks=3, scale_branches=3,
               num_frequencies=16, min_resolution=4),
     decode_head=dict(

@@ -92,7 +92,8 @@ class MREM(BaseModule):
     ``LayerNorm2d`` (``norm_levels``), concatenated and projected to C by a 1x1 conv ("Conv1").
     The CLIP stages differ in scale by orders of magnitude; OVCoser likewise puts every CLIP
     level through a LayerNorm2d before projecting it.
-    Text input: the N class embeddings go through a Linear to C. Then ``num_layers``
+    Text input: the N class embeddings go through a Linear to C and, by default, a LayerNorm
+    (``norm_text``). Then ``num_layers``
     :class:`BidirectionalBlock` s refine both. With both directions off, MREM is only the two
     input projections (the ablation rows without MREM).
 
@@ -114,6 +115,14 @@ class MREM(BaseModule):
             concatenation), so every level enters Conv1 with zero mean and unit variance over
             its channels at each pixel. False: the raw concatenation and no
             ``level_norms.*`` keys (checkpoints of an MREM trained without them). Default: True.
+        norm_text (bool): A ``LayerNorm`` on the projected text tokens, so that they enter the
+            blocks at a scale of the vision stream's order. CLIP's class embeddings are unit
+            vectors: in the small demo model trained without it, a text token entered the block
+            with a norm of 0.9 and a vision token (normalised levels through Conv1) with 25,
+            so the block's residual updates, on the vision scale, were most of the refined
+            class tokens. With it the text tokens enter at 8 (``docs/ablation_synthetic.md``
+            has what it changed). False: no ``text_norm.*`` keys (checkpoints of an MREM
+            trained without it). Default: True.
 
     MREM works only as BaCLIP's ``align_neck``: it needs the class-name embeddings, which a
     stock mmseg segmentor does not pass to its neck. Built inside one (e.g. as the ``neck`` of
@@ -139,6 +148,7 @@ class MREM(BaseModule):
                  vision_to_text: bool = True,
                  mlp_ratio: float = 4.0,
                  norm_levels: bool = True,
+                 norm_text: bool = True,
                  init_cfg: Optional[dict] = None):
         check_baclip_only(self, 'align_neck', self.baclip_only_reason)
         super().__init__(init_cfg=init_cfg)
@@ -152,6 +162,8 @@ class MREM(BaseModule):
                             if norm_levels else None)
         self.vision_proj = nn.Conv2d(sum(in_channels), embed_dims, 1)
         self.text_proj = nn.Linear(text_channels, embed_dims)
+        self.norm_text = norm_text
+        self.text_norm = nn.LayerNorm(embed_dims) if norm_text else None
         # With both directions off MREM is only the two input projections: build no block
         # (unused trainable weights would also break DDP).
         self.layers = nn.ModuleList(
@@ -183,6 +195,8 @@ class MREM(BaseModule):
                              f'{self.text_proj.in_features}; set text_channels to the CLIP '
                              'embedding width.')
         text = self.text_proj(text.to(vis.dtype))  # B x N x C
+        if self.text_norm is not None:
+            text = self.text_norm(text)
         tokens = vis.flatten(2).transpose(1, 2)  # B x hw x C
         for layer in self.layers:
             tokens, text = layer(tokens, text)
