@@ -35,6 +35,7 @@ from torch import Tensor
 from ..models.backbones.clip_image_tower import masked_average
 from ..models.utils.open_clip_utils import register_bundled_clip_configs
 from .dihedral import apply_dihedral, random_dihedral_index
+from .training_steps import optimiser_step, warmup_cosine
 
 PRETRAIN_TEMPLATES = tuple(t('{}') for t in OPENAI_IMAGENET_TEMPLATES)
 
@@ -147,14 +148,11 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
     if any(len(idx) == 0 for idx in by_class):
         raise ValueError('pretrain_clip needs at least one picture of every class.')
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    warmup = max(1, steps // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / max(steps, 1))))
+    scheduler = warmup_cosine(optimizer, steps)
     model.train()
     log, bar = dict(loss_first=None, loss_last=None), (ProgressBar(steps) if progress else None)
     targets = torch.arange(len(class_names))
-    for step in range(steps):
+    for _ in range(steps):
         picks = [int(idx[torch.randint(len(idx), (1, ), generator=generator)])
                  for idx in by_class]  # one picture per class
         side = int(window_sizes[int(torch.randint(len(window_sizes), (1, ),
@@ -170,15 +168,9 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
         text_emb = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)  # N x D
         logits = model.logit_scale.exp() * image_emb @ text_emb.t()  # N x N
         loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        optimiser_step(loss, optimizer, scheduler, log)
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
-        if log['loss_first'] is None:
-            log['loss_first'] = loss.item()
-        log['loss_last'] = loss.item()
         if bar is not None:
             bar.update()
     if bar is not None:

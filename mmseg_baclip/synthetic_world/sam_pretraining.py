@@ -14,7 +14,6 @@ The result is written as Meta's ``sam_vit_*.pth`` files are: one state dict with
 ``image_encoder.*``, ``prompt_encoder.*`` and ``mask_decoder.*`` keys, which
 ``SAMPromptHead(checkpoint=...)`` loads exactly like ``sam_vit_b_01ec64.pth``.
 """
-import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -27,6 +26,7 @@ from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncod
 from torch import Tensor
 
 from .dihedral import apply_dihedral, random_dihedral_index
+from .training_steps import optimiser_step, warmup_cosine
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,7 @@ def pretrain_sam(images: np.ndarray, masks: np.ndarray, steps: int = 300, batch_
     inputs, targets = to_sam_input(images), torch.from_numpy(masks).float()[:, None]
     optimizer = torch.optim.AdamW([p for p in sam.parameters() if p.requires_grad], lr=lr,
                                   weight_decay=0.05)
-    warmup = max(1, steps // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / max(steps, 1))))
+    scheduler = warmup_cosine(optimizer, steps)
     sam.train()
     log, bar = dict(loss_first=None, loss_last=None), (ProgressBar(steps) if progress else None)
     low_res = 4 * (config.image_size // config.patch_size)
@@ -202,13 +199,7 @@ def pretrain_sam(images: np.ndarray, masks: np.ndarray, steps: int = 300, batch_
             best = int(per_mask.argmin())
             losses.append(per_mask[best] + iou_loss.mean())
         loss = torch.stack(losses).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if log['loss_first'] is None:
-            log['loss_first'] = loss.item()
-        log['loss_last'] = loss.item()
+        optimiser_step(loss, optimizer, scheduler, log)
         if bar is not None:
             bar.update()
     if bar is not None:
