@@ -42,8 +42,11 @@ phase train
 echo "[demo] 3/3 testing $CKPT on the 61 unseen test classes (log: $WORK/test.log)"
 run "$WORK/test.log" $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" \
   --out "$WORK/predictions" --show-dir "$WORK/pictures"
+$PY tools/analysis/make_gallery.py --pred "$WORK/predictions" --data-root "$WORLD/ovcamo" \
+  --out "$WORK/gallery.jpg" > "$WORK/gallery.log" 2>&1 || { cat "$WORK/gallery.log"; exit 1; }
 phase test
 
 $PY tools/analysis/summarize_demo.py --untrained "$WORK/untrained" --trained "$WORK/test" \
-  --world "$WORLD" --predictions "$WORK/predictions" --pictures "$WORK/pictures"
+  --world "$WORLD" --predictions "$WORK/predictions" --pictures "$WORK/pictures" \
+  --gallery "$WORK/gallery.jpg"
 echo "[demo] done in $(( $(date +%s) - start )) s"

@@ -54,10 +54,11 @@ class MissingPredictionsError(RuntimeError):
 
 
 class GTSample(NamedTuple):
-    """One test sample: its mask file name, GT class and mask path."""
+    """One test sample: its mask file name, GT class, mask path and image path (if known)."""
     name: str
     gt_class: str
     mask_path: str
+    image_path: Optional[str] = None
 
 
 class PredictionTask(NamedTuple):
@@ -89,7 +90,8 @@ def _read_json_list(path: str, what: str) -> List[dict]:
 def load_test_samples(data_root: Optional[str] = None,
                       class_info: Optional[str] = None,
                       sample_info: Optional[str] = None,
-                      mask_dir: Optional[str] = None) -> Dict[str, GTSample]:
+                      mask_dir: Optional[str] = None,
+                      image_dir: Optional[str] = None) -> Dict[str, GTSample]:
     """Test samples of an OVCamo-layout data set, keyed by mask file name.
 
     Args:
@@ -100,6 +102,8 @@ def load_test_samples(data_root: Optional[str] = None,
         sample_info (str, optional): ``sample_info.json``. Defaults to
             ``ROOT/jsonfile/sample_info.json``.
         mask_dir (str, optional): Test mask folder. Defaults to ``ROOT/test/mask``.
+        image_dir (str, optional): Test image folder, for ``GTSample.image_path``. Defaults to
+            ``ROOT/test/image`` when ``data_root`` is given; otherwise image paths stay None.
 
     Returns:
         dict[str, GTSample]: ``<unique_id><mask ext>`` -> sample.
@@ -113,6 +117,8 @@ def load_test_samples(data_root: Optional[str] = None,
     class_info = class_info or osp.join(data_root, 'jsonfile', 'class_info.json')
     sample_info = sample_info or osp.join(data_root, 'jsonfile', 'sample_info.json')
     mask_dir = mask_dir or osp.join(data_root, 'test', 'mask')
+    if image_dir is None and data_root is not None:
+        image_dir = osp.join(data_root, 'test', 'image')
 
     classes = _read_json_list(class_info, 'class_info.json')
     test_classes = {c['name'] for c in classes if c.get('split') == 'test'}
@@ -134,7 +140,9 @@ def load_test_samples(data_root: Optional[str] = None,
                 'only be scored against one of them. Remove the duplicate (the official '
                 'evaluate.py silently keeps the last one).')
         first_entry[name] = index
-        samples[name] = GTSample(name, base_class, osp.join(mask_dir, name))
+        image = sample.get('image')
+        image_path = osp.join(image_dir, image) if image_dir and image else None
+        samples[name] = GTSample(name, base_class, osp.join(mask_dir, name), image_path)
     if not samples:
         raise ValueError(f'{sample_info}: no sample belongs to a test class of {class_info}')
     return samples
