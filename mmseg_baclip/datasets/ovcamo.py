@@ -37,7 +37,7 @@ class OVCamoDataset(BaseSegDataset):
 
     Masks are loaded and binarised (``> 0`` -> 1) by ``LoadOVCamoAnnotations``, as OVCoser
     reads them; masks whose format makes that reading ambiguous (see
-    :mod:`~mmseg_baclip.datasets.ovcamo_masks` and README "Mask formats") are bad samples.
+    :mod:`~mmseg_baclip.datasets.ovcamo_masks` and docs/data.md, "Mask formats") are bad samples.
     A pipeline with mmseg's own ``LoadAnnotations`` is refused with an error that says so: it
     would read the object pixels (stored as 255) as mmseg's ignore index, and a model would
     silently learn and score no object.

@@ -46,7 +46,7 @@ SOFT_MASK_MAX_FAINT_FRACTION = 0.02
 EXIF_ORIENTATION = 0x0112
 _LOSSY_FORMATS = ('JPEG', 'MPO')
 _ALPHA_MODES = ('RGBA', 'LA', 'PA', 'RGBa', 'La')
-_HELP = 'see README "Mask formats"'
+_HELP = 'see docs/data.md, "Mask formats"'
 
 
 class MaskReading(NamedTuple):

@@ -138,7 +138,7 @@ def read_gt_mask(path: str) -> np.ndarray:
         np.ndarray: ``(H, W)`` uint8 in {0, 255}.
 
     Raises:
-        PredictionFileError: The file is missing, cannot be decoded, or is ambiguous (README
+        PredictionFileError: The file is missing, cannot be decoded, or is ambiguous (docs/data.md,
             "Mask formats").
     """
     try:

@@ -15,7 +15,7 @@ SUPPORTED = {
 }
 
 _INSTALL_HINT = ('Install the tested stack with `pip install -r requirements/lock.txt` from the '
-                 'mmseg_baclip repository (see README.md, "Install by hand").')
+                 'mmseg_baclip repository (see docs/install.md).')
 
 
 def _installed_version(names: str):

@@ -1,4 +1,4 @@
-"""Mask formats (README "Mask formats"): OVCoser's reading (grayscale, > 0, EXIF orientation
+"""Mask formats (docs/data.md, "Mask formats"): OVCoser's reading (grayscale, > 0, EXIF orientation
 applied), and the ambiguous files that the loader, the dataset's report and check_ovcamo name."""
 import cv2
 import numpy as np

@@ -5,7 +5,7 @@ Usage:
         [--class-info jsonfile/class_info.json --sample-info jsonfile/sample_info.json]
 
 Reports samples per class and split, missing, unreadable or truncated images and masks, masks
-whose format makes OVCoser's reading ambiguous (README "Mask formats"), image/mask EXIF
+whose format makes OVCoser's reading ambiguous (docs/data.md, "Mask formats"), image/mask EXIF
 orientations that do not line up, image/mask size mismatches, duplicate ``unique_id`` values
 (also across train and test: a leak) and classes used in ``sample_info.json`` but absent from
 ``class_info.json``. Exits with 1 when a problem is found, 0 otherwise. It applies the same

@@ -1,7 +1,7 @@
 # BaCLIP (CVPR 2026): frozen CLIP ConvNeXt-L, MREM, CCE (3 MFMSA), SAM text-prompted head; the
 # paper's model at 384x384 inputs. Needs mmseg_baclip (custom_imports of the runtime base).
 
-# ---- Local weight files (nothing is downloaded). See README.md, "Weights". ----------------
+# ---- Local weight files (nothing is downloaded). See README.md, "Data and weights". -------
 clip_checkpoint = 'checkpoints/clip/convnext_large_d_320.laion2b_s29b_b131k_ft_soup/open_clip_pytorch_model.bin'  # noqa: E501
 sam_checkpoint = 'checkpoints/sam/sam_vit_b_01ec64.pth'
 clip_model_name = 'convnext_large_d_320'

@@ -21,7 +21,7 @@ class LoadOVCamoAnnotations(LoadAnnotations):
     with ``> 0``. A file for which that reading is ambiguous (a palette whose index 0 is not
     black, an object drawn only in the alpha channel, 16-bit values below 256, JPEG compression
     noise, a soft map with a noise floor) raises an error naming the file and the reason; the
-    rules are in :mod:`~mmseg_baclip.datasets.ovcamo_masks` and README "Mask formats". The
+    rules are in :mod:`~mmseg_baclip.datasets.ovcamo_masks` and docs/data.md, "Mask formats". The
     dataset reports such files when it is built, so they only reach this loader with
     ``verify_files=False``.
 
