@@ -159,7 +159,7 @@ def test_palette_mask(tmp_path):
 
 
 def test_masks_are_decoded_by_opencv_only():
-    """16-bit, palette and alpha masks mean what OVCoser's OpenCV reading gives (README "Mask
+    """16-bit, palette and alpha masks mean what OVCoser's OpenCV reading gives (docs/data.md, "Mask
     formats"), so another decoding backend is refused instead of reading them differently."""
     with pytest.raises(ValueError, match="imdecode_backend must be 'cv2'"):
         LoadOVCamoAnnotations(imdecode_backend='pillow')
