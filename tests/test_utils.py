@@ -1,3 +1,4 @@
+import io
 import subprocess
 import sys
 
@@ -72,3 +73,97 @@ def test_setup_requires_no_mmcv_so_a_full_mmcv_is_never_replaced(monkeypatch):
     assert not [r for r in seen['install_requires'] if r.startswith('mmcv')]
     assert seen['extras_require']['mmcv-lite'] == ['mmcv-lite>=2.0.0rc4,<2.2.0']
     assert version_check.SUPPORTED['mmcv-lite|mmcv'] == ('2.0.0rc4', '2.2.0')
+
+
+# ------------------------------------------------------------------------------ progress
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_in_a_log_is_a_few_plain_lines():
+    from mmseg_baclip.utils.progress import track_progress
+    log = io.StringIO()
+    assert list(track_progress(range(1000), 'Inference', stream=log)) == list(range(1000))
+    text = log.getvalue()
+    assert '\r' not in text and '\033' not in text
+    lines = text.splitlines()
+    assert [line.split(' (')[0] for line in lines] == [
+        'Inference: 250/1000', 'Inference: 500/1000', 'Inference: 750/1000',
+        'Inference: 1000/1000']
+    assert lines[-1].startswith('Inference: 1000/1000 (100%), ')
+
+
+def test_progress_on_a_terminal_is_a_live_bar():
+    from mmseg_baclip.utils.progress import ProgressReport, track_progress
+    terminal = _Terminal()
+    for _ in track_progress(range(50), 'Pictures', stream=terminal):
+        pass
+    text = terminal.getvalue()
+    assert text.startswith('\rPictures [') and text.endswith('\n') and text.count('\n') == 1
+    assert f'[{"#" * 30}] 50/50 (100%)' in text.split('\r')[-1]
+    report = ProgressReport(4, 'Steps', stream=terminal, refresh=0)
+    report.update(2)
+    assert terminal.getvalue().split('\r')[-1].startswith(f'Steps [{"#" * 15}{"." * 15}] 2/4')
+
+
+def test_progress_disabled_or_empty_writes_nothing():
+    from mmseg_baclip.utils.progress import track_progress
+    for stream in (io.StringIO(), _Terminal()):
+        assert list(track_progress('abc', 'Off', stream=stream, enabled=False)) == ['a', 'b', 'c']
+        assert list(track_progress([], 'Empty', stream=stream)) == []
+        assert stream.getvalue() == ''
+    with pytest.raises(TypeError, match=r"track_progress\('Generator'\) needs total="):
+        next(track_progress((i for i in range(3)), 'Generator', stream=io.StringIO()))
+
+
+# ------------------------------------------------------------------------------ command lines
+def test_one_line_warnings_drop_the_source_line():
+    import warnings
+
+    from mmseg_baclip.utils.cli_warnings import one_line_warnings
+    shown_before = warnings.showwarning
+    err = io.StringIO()
+    with one_line_warnings(err):
+        warnings.warn('no checkpoint given')
+        warnings.warn('old option', DeprecationWarning)
+    assert warnings.showwarning is shown_before
+    assert err.getvalue().splitlines() == ['warning: no checkpoint given',
+                                           'warning (DeprecationWarning): old option']
+
+
+def test_init_weights_without_mmengines_per_parameter_report():
+    """The INFO report of every parameter is dropped; warnings still go through."""
+    import logging
+
+    from mmengine.logging import MMLogger, print_log
+    from mmengine.model import BaseModule
+
+    from mmseg_baclip.utils.init_report import init_weights_without_report
+
+    class Warns(BaseModule):
+        def __init__(self):
+            super().__init__(init_cfg=dict(type='Constant', layer='Linear', val=1.0))
+            self.fc = torch.nn.Linear(2, 2)
+
+        def init_weights(self):
+            super().init_weights()
+            print_log('a real warning', logger='current', level=logging.WARNING)
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_instance('test_init_report', log_level='INFO')  # now the current one
+    logger.addHandler(handler)
+    level = logger.level
+    try:
+        model = Warns()
+        init_weights_without_report(model)
+        messages = [r.getMessage() for r in records]
+        assert messages == ['a real warning'], messages
+        assert logger.level == level
+        assert torch.equal(model.fc.weight, torch.ones(2, 2))  # the init itself ran
+        Warns().init_weights()  # mmengine's own call reports each parameter: the check can fail
+        assert any('fc.weight' in r.getMessage() for r in records[1:])
+    finally:
+        logger.removeHandler(handler)

@@ -2,42 +2,39 @@
 
     python tools/infer.py IMAGES... --config CONFIG --checkpoint CKPT \\
         (--vocab "owl,moth,frog" | --vocab-file names.txt) --out DIR \\
-        [--device cuda] [--batch-size 4] [--templates camoprompts]
+        [--device cuda] [--batch-size 4] [--templates camoprompts] [--seed 0]
 
 IMAGES are image files and/or folders (their .jpg/.jpeg/.png/.bmp/.tif/.tiff/.webp files).
 Without --vocab/--vocab-file the config's test vocabulary is used. ``--checkpoint none`` runs
-the model as built (CLIP/SAM from the local files the config names, new layers untrained).
+the model as built (CLIP/SAM from the local files the config names, new layers untrained and
+initialised from ``--seed``, so that the same command gives the same result).
 
 Writes, per image, ``DIR/masks/<name>.png`` (0/255) and ``DIR/overlays/<name>.png`` (tinted
 region, contour, class and score), and ``DIR/results.json``: the vocabulary and, per image, the
 predicted class, its score and the top-5 classes with their probabilities. An image that
-cannot be read is reported (and listed under ``failed`` in results.json) while the others
-run; the exit status is then 1. A checkpoint that is empty, truncated or holds NaN/Inf weights
-is refused (naming the file or the tensors), and results.json is strict JSON: a non-finite
-score stops the tool naming the entry instead of writing ``NaN``. ``--out`` is checked before
-the model is built (an existing file, a folder below a file, no permission: an error naming
-it). Class names follow the project's rule (printable, no ``/`` or ``\\``, at most 128 bytes,
-no name twice ignoring case); images above the pixel limit (120 MP, ``BACLIP_MAX_IMAGE_PIXELS``
-raises it) are refused before they are decoded.
+cannot be read is reported once, on stderr, saying what is wrong with it (and listed under
+``failed`` in results.json) while the others run; the exit status is then 1. A checkpoint that
+is empty, truncated or holds NaN/Inf weights is refused (naming the file or the tensors), and
+results.json is strict JSON: a non-finite score stops the tool naming the entry instead of
+writing ``NaN``. ``--out`` is checked before the model is built (an existing file, a folder
+below a file, no permission: an error naming it). Class names follow the project's rule
+(printable, no ``/`` or ``\\``, at most 128 bytes, no name twice ignoring case); images above
+the pixel limit (120 MP, ``BACLIP_MAX_IMAGE_PIXELS`` raises it) are refused before they are
+decoded.
+
+The arguments are parsed before torch, mmseg and mmseg_baclip are imported, so ``--help`` and
+argument errors answer at once. Warnings are shown one line each.
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import sys
 import warnings
-import math
 from typing import Any, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import mmseg_baclip  # noqa: E402,F401
-from mmseg_baclip.apis import (IMAGE_EXTENSIONS, OVCOSInferencer,  # noqa: E402
-                               parse_vocabulary_list, read_vocabulary_file)
-from mmseg_baclip.engine import UnsafeCheckpointError  # noqa: E402
-from mmseg_baclip.models.text_encoders.prompt_templates import get_templates  # noqa: E402
-from mmseg_baclip.utils.output_paths import (check_output_dir,  # noqa: E402
-                                             check_output_file)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -57,6 +54,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='prompt templates: camoprompts, imagenet, vild or plain '
                         '(default: the config\'s)')
     parser.add_argument('--alpha', type=float, default=0.45, help='overlay tint opacity')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the random initialisation of the layers no checkpoint '
+                        'fills (with --checkpoint none, all new layers), default: 0')
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
@@ -73,6 +73,7 @@ def collect_images(paths: List[str]) -> List[str]:
         list[str]: Image paths. A path that does not exist is kept, so that it is reported as
         unreadable with the others.
     """
+    from mmseg_baclip.utils.image_files import IMAGE_EXTENSIONS
     images = []
     for path in paths:
         if osp.isdir(path):
@@ -98,6 +99,7 @@ def non_finite_entries(obj: Any, where: str = 'results') -> List[str]:
 
 def check_outputs(out: str) -> None:
     """Refuse, before any work, an ``--out`` the tool could not write its files into."""
+    from mmseg_baclip.utils.output_paths import check_output_dir, check_output_file
     check_output_dir(out, '--out')
     for sub in ('masks', 'overlays'):
         check_output_dir(osp.join(out, sub), f'--out (its {sub}/ folder)')
@@ -112,6 +114,24 @@ def printable(text: str) -> str:
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the tool; returns what it wrote to ``results.json``."""
     args = parse_args(argv)
+    from mmseg_baclip.utils.cli_warnings import one_line_warnings
+    with one_line_warnings():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Segment the images of ``args``, write the outputs and report; see the module docstring.
+
+    Raises:
+        SystemExit: A clear error (``error: ...``), or images that could not be read (after
+            the others were written).
+    """
+    from mmengine.runner import set_random_seed
+
+    from mmseg_baclip.apis import (OVCOSInferencer, parse_vocabulary_list,
+                                   read_vocabulary_file)
+    from mmseg_baclip.engine import UnsafeCheckpointError
+    from mmseg_baclip.models.text_encoders.prompt_templates import get_templates
     try:
         check_outputs(args.out)
         vocabulary = None
@@ -123,13 +143,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
         images = collect_images(args.images)
         if not images:
             raise FileNotFoundError(f'no image found in {args.images}')
+        set_random_seed(args.seed)  # the layers the checkpoint does not fill are built from it
         inferencer = OVCOSInferencer(args.config, weights=checkpoint, device=args.device)
         if vocabulary is None:
             vocabulary = inferencer.default_vocabulary
             print(f'vocabulary: the config\'s {len(vocabulary)} test classes')
         results = inferencer(images, vocabulary=vocabulary, templates=args.templates,
                              batch_size=args.batch_size, out_dir=args.out, alpha=args.alpha,
-                             return_maps=False)
+                             return_maps=False, on_error='skip')
     except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError,
             UnsafeCheckpointError) as error:
         raise SystemExit(f'error: {error}') from None
@@ -163,9 +184,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         print(f'{printable(r["name"])}: {r["class"]} ({r["score"]:.3f})')
     print(f'{len(results)} image(s) -> {args.out} (masks/, overlays/, results.json)')
     if inferencer.failed:
-        for failure in inferencer.failed:
-            print(f'could not read {printable(failure["path"])}: {printable(failure["error"])}',
-                  file=sys.stderr)
+        for failure in inferencer.failed:  # each error starts with the file's path
+            print(f'could not read {printable(failure["error"])}', file=sys.stderr)
         raise SystemExit(f'error: {len(inferencer.failed)} of {len(images)} image(s) could not '
                          'be read (listed under "failed" in results.json)')
     return summary

@@ -1,13 +1,14 @@
 """A local web page to segment your own images with your own class names.
 
     python tools/web_demo.py CONFIG --checkpoint CKPT [--port 7860] [--device cpu] \\
-        [--host 127.0.0.1] [--max-side 2048]
+        [--host 127.0.0.1] [--max-side 2048] [--seed 0]
 
 Open http://127.0.0.1:7860, upload an image (or pick a test image of the config's data set,
 when its folder exists), type class names (comma separated; the config's test vocabulary is
 filled in) and press Segment: the page shows the overlay with the predicted class, the top-5
 scores as a bar chart, and the mask PNG to download. ``--checkpoint none`` runs the model as
-built (CLIP/SAM from the local files the config names, new layers untrained).
+built (CLIP/SAM from the local files the config names, new layers untrained and initialised
+from ``--seed``, so that a restarted page gives the same results).
 
 The page binds to 127.0.0.1, so only this machine reaches it. From another machine, forward the
 port over SSH (``ssh -L 7860:127.0.0.1:7860 user@server``, then open http://127.0.0.1:7860
@@ -19,6 +20,9 @@ stops (Ctrl+C or SIGTERM). Messages show the upload's own name, never the server
 render typed text as text (HTML in a class name is not markup).
 
 Needs the ``web`` extra: ``pip install -r requirements/web.txt`` (Gradio).
+
+The arguments are parsed before torch, mmseg and mmseg_baclip are imported, so ``--help`` and
+argument errors answer at once. Warnings are shown one line each.
 """
 import argparse
 import ipaddress
@@ -32,12 +36,9 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import mmseg_baclip  # noqa: E402,F401
-from mmseg_baclip.apis import OVCOSInferencer  # noqa: E402
-from mmseg_baclip.apis.web_demo import (DEFAULT_MAX_SIDE, DemoResult,  # noqa: E402
-                                        WebDemo, list_test_images, message_markdown)
-from mmseg_baclip.engine import UnsafeCheckpointError  # noqa: E402
-
+#: ``mmseg_baclip.apis.web_demo.DEFAULT_MAX_SIDE``, written out so that ``--help`` needs no
+#: import of the package (a test checks that the two agree).
+DEFAULT_MAX_SIDE = 2048
 GRADIO_MISSING = ('the web demo needs Gradio, an optional extra: pip install -r '
                   'requirements/web.txt (or pip install -e ".[web]")')
 #: Uploads larger than this are refused by the page itself.
@@ -60,6 +61,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--max-side', type=int, default=DEFAULT_MAX_SIDE,
                         help='larger images are resized to this longest side (default: '
                         f'{DEFAULT_MAX_SIDE})')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the random initialisation of the layers no checkpoint '
+                        'fills (with --checkpoint none, all new layers), default: 0')
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f'--port must be in 1-65535, got {args.port}')
@@ -78,7 +82,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build_app(demo: WebDemo, test_images: List[str], title: str = 'BaCLIP web demo'):
+def build_app(demo, test_images: List[str], title: str = 'BaCLIP web demo'):
     """The Gradio page around ``demo``.
 
     Args:
@@ -91,6 +95,8 @@ def build_app(demo: WebDemo, test_images: List[str], title: str = 'BaCLIP web de
     """
     import gradio as gr
     import pandas as pd
+
+    from mmseg_baclip.apis.web_demo import DemoResult, message_markdown
 
     def run(path: Optional[str], vocabulary: str):
         result: DemoResult = demo.segment(path, vocabulary)
@@ -159,7 +165,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                 raise SystemExit(f'error: {GRADIO_MISSING}') from None
             if threading.current_thread() is threading.main_thread():
                 stop_on_sigterm()
-            serve(args, out_dir=osp.join(run_dir, 'masks'))
+            from mmseg_baclip.utils.cli_warnings import one_line_warnings
+            with one_line_warnings():
+                serve(args, out_dir=osp.join(run_dir, 'masks'))
         finally:
             if before is None:
                 os.environ.pop('GRADIO_TEMP_DIR', None)
@@ -169,8 +177,14 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 def serve(args: argparse.Namespace, out_dir: str) -> None:
     """Build the model and the page, and serve it until stopped."""
+    from mmengine.runner import set_random_seed
+
+    from mmseg_baclip.apis import OVCOSInferencer
+    from mmseg_baclip.apis.web_demo import WebDemo, list_test_images
+    from mmseg_baclip.engine import UnsafeCheckpointError
     try:
         checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+        set_random_seed(args.seed)  # the layers the checkpoint does not fill are built from it
         inferencer = OVCOSInferencer(args.config, weights=checkpoint, device=args.device,
                                      show_progress=False)
         test_images = list_test_images(inferencer.cfg)

@@ -1,4 +1,5 @@
 """The first step of the inference pipeline: an image path or an array to a results dict."""
+import os.path as osp
 from typing import Sequence, Union
 
 import numpy as np
@@ -9,13 +10,44 @@ InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
 
 
+def unreadable_file_reason(path: str) -> str:
+    """What is wrong with a file that exists but was not decoded as an image.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        str: ``'a folder, not an image file'``, ``'the file is empty (0 bytes)'`` or
+        ``'cannot be decoded as an image (N bytes): ...'``.
+    """
+    if osp.isdir(path):
+        return 'a folder, not an image file'
+    size = osp.getsize(path) if osp.isfile(path) else None
+    if size == 0:
+        return 'the file is empty (0 bytes)'
+    return (f'cannot be decoded as an image{f" ({size:,} bytes)" if size else ""}: the file is '
+            'damaged or truncated, or not a picture (JPEG, PNG, BMP, TIFF and WebP are read)')
+
+
+class _UserImageLoader(LoadOVCamoImage):
+    """:class:`LoadOVCamoImage` for a user's own files: an error names the file and says what is
+    wrong with it, with none of the dataset's advice (``sample_info.json``, ``check_ovcamo``)."""
+
+    def missing_file_error(self, filename: str) -> Exception:
+        return FileNotFoundError(f'{filename}: no such file')
+
+    def undecodable_file_error(self, filename: str, error: Exception) -> Exception:
+        return ValueError(f'{filename}: {unreadable_file_reason(filename)}')
+
+
 class OVCOSInferenceLoader:
     """First step of the inference pipeline: an image path or an array to a results dict.
 
-    Paths are read by :class:`~mmseg_baclip.datasets.LoadOVCamoImage` (gray, RGBA, palette and
-    16-bit files all give 3-channel uint8 BGR; a missing or undecodable file raises an error
-    that names it). Arrays are taken as BGR, OpenCV's order, like mmseg's inferencer, and
-    converted the same way.
+    Paths are read as :class:`~mmseg_baclip.datasets.LoadOVCamoImage` reads them (gray, RGBA,
+    palette and 16-bit files all give 3-channel uint8 BGR); a missing or undecodable file raises
+    an error that starts with its path and says what is wrong with it
+    (``photo.jpg: the file is empty (0 bytes)``). Arrays are taken as BGR, OpenCV's order, like
+    mmseg's inferencer, and converted the same way.
 
     Args:
         **loader_kwargs: ``LoadOVCamoImage`` arguments (``imdecode_backend``,
@@ -24,7 +56,7 @@ class OVCOSInferenceLoader:
 
     def __init__(self, **loader_kwargs) -> None:
         loader_kwargs.pop('ignore_empty', None)
-        self.from_file = LoadOVCamoImage(**loader_kwargs)
+        self.from_file = _UserImageLoader(**loader_kwargs)
 
     def __call__(self, single_input: InputType) -> dict:
         """Load one input.

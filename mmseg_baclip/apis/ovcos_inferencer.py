@@ -17,10 +17,11 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType
-from rich.progress import track
 
 from ..engine import load_weights
 from ..utils.image_files import IMAGE_EXTENSIONS
+from ..utils.init_report import init_weights_without_report
+from ..utils.progress import track_progress
 from ..visualization.overlay import draw_ovcos_overlay, save_rgb
 from .inference_loader import InputsType, OVCOSInferenceLoader
 from .vocabulary import VocabularyType, config_vocabulary, load_vocabulary
@@ -56,13 +57,15 @@ class OVCOSInferencer(BaseInferencer):
             truncated file and NaN/Inf weights are refused, naming the file or the tensors). The
             frozen CLIP/SAM weights a slim checkpoint leaves out are read from the files the
             config names, which must be the ones it was trained with (same sha256). None builds
-            the model and calls ``init_weights()``: CLIP and SAM are read from the local files
-            the config names, the new layers are untrained.
+            the model and calls ``init_weights()`` (without mmengine's per-parameter INFO
+            report; warnings still show): CLIP and SAM are read from the local files the config
+            names, the new layers are untrained (seed torch first for reproducible ones, e.g.
+            ``mmengine.runner.set_random_seed(0)``).
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``... None picks what mmengine's
             ``get_device`` finds.
         scope (str): Registry scope. Defaults to ``'mmseg'``.
-        show_progress (bool): A progress bar when a call has more than one batch.
-            Defaults to True.
+        show_progress (bool): Progress when a call has more than one batch, on stderr: a bar
+            on a terminal, a few lines in a log (see :func:`track_progress`). Defaults to True.
     """
 
     preprocess_kwargs: set = set()
@@ -103,7 +106,8 @@ class OVCOSInferencer(BaseInferencer):
 
         Args:
             model (nn.Module): The built model.
-            checkpoint (str, optional): Checkpoint path; None runs ``model.init_weights()``.
+            checkpoint (str, optional): Checkpoint path; None runs ``model.init_weights()``
+                without mmengine's per-parameter report.
             cfg (Config, optional): The config (unused).
 
         Raises:
@@ -115,7 +119,7 @@ class OVCOSInferencer(BaseInferencer):
                 weight files than those it was trained with (both files are named).
         """
         if checkpoint is None:
-            model.init_weights()
+            init_weights_without_report(model)
             return
         load_weights(model, checkpoint)  # the Runner's reading and checks, outside a Runner
 
@@ -212,7 +216,8 @@ class OVCOSInferencer(BaseInferencer):
 
     def _load_batch(self, items: list, names: List[str], on_error: str
                     ) -> Tuple[List[dict], list, List[str]]:
-        """Run the pipeline on a batch of inputs, reporting the ones that cannot be read."""
+        """Run the pipeline on a batch of inputs; list the ones that cannot be read in
+        :attr:`failed` (``error`` starts with the file's path), unless ``on_error='raise'``."""
         data, kept, kept_names = [], [], []
         for item, name in zip(items, names):
             try:
@@ -220,9 +225,11 @@ class OVCOSInferencer(BaseInferencer):
             except (OSError, ValueError) as error:  # missing / undecodable file, bad array
                 if on_error == 'raise':
                     raise
-                where = item if isinstance(item, str) else name
-                warnings.warn(f'skipped {where}: {error}')
-                self.failed.append(dict(path=str(where), error=str(error)))
+                where = str(item if isinstance(item, str) else name)
+                message = str(error)
+                if not message.startswith(f'{where}: '):
+                    message = f'{where}: {message}'
+                self.failed.append(dict(path=where, error=message))
                 continue
             kept.append(item)
             kept_names.append(name)
@@ -259,9 +266,12 @@ class OVCOSInferencer(BaseInferencer):
                 and ``<out_dir>/<img_out_dir>/<name>.png`` (overlay) per image.
             img_out_dir (str): Overlay sub-folder. Defaults to ``'overlays'``.
             pred_out_dir (str): Mask sub-folder. Defaults to ``'masks'``.
-            on_error (str): For a list or folder, ``'warn'`` (default) reports an image that
-                cannot be read (a warning naming the file; listed in :attr:`failed`) and goes on
-                with the rest; ``'raise'`` stops. A single input always raises.
+            on_error (str): For a list or folder, what an image that cannot be read does.
+                ``'warn'`` (default): the others run, and the call ends with one warning naming
+                each such file and what is wrong with it. ``'skip'``: the same without the
+                warning, for callers that report :attr:`failed` themselves. ``'raise'``: the
+                call stops. Either way :attr:`failed` lists them (``path``, ``error``); a single
+                input always raises.
             **kwargs: ``show``, ``wait_time``, ``alpha``, ``return_vis`` (add ``'overlay'``,
                 RGB uint8, to each dict) and ``return_maps`` (False leaves out ``prob`` and
                 ``mask`` to save memory on large folders).
@@ -274,8 +284,8 @@ class OVCOSInferencer(BaseInferencer):
             -> probability, in vocabulary order, summing to 1), ``top5`` ([name, probability]
             pairs, best first) and ``mask_path`` / ``overlay_path`` when files were written.
         """
-        if on_error not in ('warn', 'raise'):
-            raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
+        if on_error not in ('warn', 'skip', 'raise'):
+            raise ValueError(f"on_error must be 'warn', 'skip' or 'raise', got {on_error!r}")
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         single = isinstance(inputs, np.ndarray) or (isinstance(inputs, str)
@@ -293,9 +303,8 @@ class OVCOSInferencer(BaseInferencer):
         self.failed = []
         results: List[Any] = []
         with self.vocabulary_context(vocab, templates):
-            progress = self.show_progress and len(chunks) > 1
-            for chunk_items, chunk_names in (track(chunks, description='Inference')
-                                             if progress else chunks):
+            for chunk_items, chunk_names in track_progress(
+                    chunks, 'Inference', enabled=self.show_progress and len(chunks) > 1):
                 data, kept, kept_names = self._load_batch(chunk_items, chunk_names,
                                                           'raise' if single else on_error)
                 if not data:
@@ -307,9 +316,10 @@ class OVCOSInferencer(BaseInferencer):
                 visualization = self.visualize(kept, preds, **vis_kwargs)
                 results.extend(self.postprocess(preds, visualization, return_datasamples,
                                                 **post_kwargs))
-        if self.failed:
-            warnings.warn(f'{len(self.failed)} of {len(items)} images could not be read: ' +
-                          ', '.join(f['path'] for f in self.failed))
+        if self.failed and on_error == 'warn':
+            warnings.warn(f'{len(self.failed)} of {len(items)} images could not be read and were '
+                          'skipped (listed in OVCOSInferencer.failed): ' +
+                          '; '.join(f['error'] for f in self.failed), stacklevel=2)
         return results
 
     def visualize(self,

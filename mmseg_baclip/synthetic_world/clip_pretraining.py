@@ -19,7 +19,7 @@ The result is written as a plain open_clip state dict (``open_clip_pytorch_model
 the files on the Hugging Face hub), loaded by ``OpenCLIPConvNeXt`` / ``OpenCLIPTextEncoder``
 through their ``checkpoint`` argument like the real ConvNeXt-L file.
 """
-import logging
+import copy
 import math
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -27,13 +27,13 @@ import numpy as np
 import open_clip
 import torch
 import torch.nn.functional as F
-from mmengine.utils import ProgressBar
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 from torch import Tensor
 
 from ..models.backbones.clip_image_tower import masked_average
-from ..models.utils.open_clip_utils import register_bundled_clip_configs
+from ..models.utils.open_clip_utils import get_clip_config
+from ..utils.progress import track_progress
 from .dihedral import apply_dihedral, random_dihedral_index
 from .training_steps import optimiser_step, warmup_cosine
 
@@ -100,16 +100,23 @@ def region_embedding(model: torch.nn.Module, images: Tensor, masks: Tensor) -> T
 
 
 def create_random_clip(model_name: str) -> torch.nn.Module:
-    """A randomly initialised open_clip model (open_clip's "no pretrained weights" log silenced:
-    training from scratch is the point here)."""
-    register_bundled_clip_configs()
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        return open_clip.create_model(model_name, pretrained=None)
-    finally:
-        root.setLevel(level)
+    """A randomly initialised open_clip model, built from its config by open_clip's own class.
+
+    ``open_clip.create_model(name, pretrained=None)`` builds the same weights from the same
+    seed, but logs "No pretrained weights loaded ... initialized randomly" through the root
+    logger (which also installs a root handler, ``logging.basicConfig``); training from scratch
+    is the point here, so the model is built directly and nothing is logged.
+
+    Args:
+        model_name (str): An open_clip model name (the bundled configs are registered).
+
+    Returns:
+        nn.Module: ``open_clip.CLIP`` (``CustomTextCLIP`` for a config with a custom or
+        Hugging Face text tower), in train mode, on the CPU, in float32.
+    """
+    cfg = copy.deepcopy(get_clip_config(model_name))
+    custom_text = cfg.pop('custom_text', False) or 'hf_model_name' in cfg.get('text_cfg', {})
+    return (open_clip.CustomTextCLIP if custom_text else open_clip.CLIP)(**cfg)
 
 
 def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarray,
@@ -132,7 +139,7 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
         window_sizes (Sequence[int]): Each step cuts, around every object, a window of one of
             these sides (drawn per step), so that the features do not depend on one map size.
             Default: (64, 96).
-        progress (bool): Show a progress bar.
+        progress (bool): Show the progress (a bar on a terminal, a few lines in a log).
 
     Returns:
         tuple: The trained model (eval mode) and a log ``{'loss_first', 'loss_last'}``.
@@ -150,9 +157,9 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     scheduler = warmup_cosine(optimizer, steps)
     model.train()
-    log, bar = dict(loss_first=None, loss_last=None), (ProgressBar(steps) if progress else None)
+    log = dict(loss_first=None, loss_last=None)
     targets = torch.arange(len(class_names))
-    for _ in range(steps):
+    for _ in track_progress(range(steps), 'CLIP pretraining', enabled=progress):
         picks = [int(idx[torch.randint(len(idx), (1, ), generator=generator)])
                  for idx in by_class]  # one picture per class
         side = int(window_sizes[int(torch.randint(len(window_sizes), (1, ),
@@ -171,10 +178,6 @@ def pretrain_clip(model_name: str, class_names: Sequence[str], images: np.ndarra
         optimiser_step(loss, optimizer, scheduler, log)
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        print()
     return model.eval(), log
 
 

@@ -9,8 +9,8 @@ from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
-from mmengine.utils import ProgressBar
 
+from ..utils.progress import track_progress
 from .ovcamo_tree import render_sample
 
 PRETRAIN_STREAM, HELDOUT_STREAM = 3, 4
@@ -29,23 +29,19 @@ def render_pictures(class_names: Sequence[str], per_class: int, seed: int, strea
         size (int): Picture side. Default: 192.
         colour_shift (tuple[float, float]): The background's colour shift
             (see :func:`~mmseg_baclip.synthetic_world.ovcamo_tree.render_sample`).
-        progress (bool): Show a progress bar.
+        progress (bool): Show the progress (a bar on a terminal, a few lines in a log).
 
     Returns:
         tuple: ``images`` (K, size, size, 3) uint8 RGB, ``masks`` (K, size, size) bool and
         ``labels`` (K,) int64, class-major (K = classes x per_class).
     """
     images, masks, labels = [], [], []
-    bar = ProgressBar(len(class_names) * per_class) if progress else None
-    for label, name in enumerate(class_names):
+    for label, name in track_progress(list(enumerate(class_names)), 'Pictures',
+                                      enabled=progress):
         for i in range(per_class):
             rng = np.random.default_rng([seed, stream, label, i])
             bgr, mask = render_sample(rng, (size, size), name, colour_shift)
             images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             masks.append(mask > 0)
             labels.append(label)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        print()
     return np.stack(images), np.stack(masks), np.asarray(labels, np.int64)

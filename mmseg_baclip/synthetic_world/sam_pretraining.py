@@ -20,11 +20,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.utils import ProgressBar
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
                                        TwoWayTransformer)
 from torch import Tensor
 
+from ..utils.progress import track_progress
 from .dihedral import apply_dihedral, random_dihedral_index
 from .training_steps import optimiser_step, warmup_cosine
 
@@ -157,7 +157,7 @@ def pretrain_sam(images: np.ndarray, masks: np.ndarray, steps: int = 300, batch_
         box_prob (float): Share of prompts that are boxes (the rest: 1-3 points).
         seed (int): Seeds the weights, the sampling and the prompts.
         config (TinySAMConfig): Dimensions.
-        progress (bool): Show a progress bar.
+        progress (bool): Show the progress (a bar on a terminal, a few lines in a log).
 
     Returns:
         tuple: The trained ``Sam`` (eval mode) and a log ``{'loss_first', 'loss_last'}``.
@@ -173,9 +173,9 @@ def pretrain_sam(images: np.ndarray, masks: np.ndarray, steps: int = 300, batch_
                                   weight_decay=0.05)
     scheduler = warmup_cosine(optimizer, steps)
     sam.train()
-    log, bar = dict(loss_first=None, loss_last=None), (ProgressBar(steps) if progress else None)
+    log = dict(loss_first=None, loss_last=None)
     low_res = 4 * (config.image_size // config.patch_size)
-    for _ in range(steps):
+    for _ in track_progress(range(steps), 'SAM pretraining', enabled=progress):
         picks = torch.randint(len(inputs), (batch_size, ), generator=generator)
         codes = random_dihedral_index(batch_size, generator)
         batch = apply_dihedral(inputs[picks], codes)
@@ -200,10 +200,6 @@ def pretrain_sam(images: np.ndarray, masks: np.ndarray, steps: int = 300, batch_
             losses.append(per_mask[best] + iou_loss.mean())
         loss = torch.stack(losses).mean()
         optimiser_step(loss, optimizer, scheduler, log)
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        print()
     return sam.eval(), log
 
 

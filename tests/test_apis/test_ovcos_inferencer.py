@@ -150,11 +150,21 @@ def test_unreadable_images(inferencer, tiny_assets, tmp_path):
         shutil.copy(path, folder)
     (folder / 'broken.png').write_bytes(b'not an image')
     (folder / 'notes.txt').write_text('ignored')
-    with pytest.warns(UserWarning, match='broken.png'):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
         results = inferencer(str(folder), vocabulary=VOCAB, batch_size=2)
     assert len(results) == 2
     assert [f['path'] for f in inferencer.failed] == [str(folder / 'broken.png')]
-    assert 'Cannot decode' in inferencer.failed[0]['error']
+    error = inferencer.failed[0]['error']
+    assert error.startswith(f'{folder / "broken.png"}: cannot be decoded as an image'), error
+    # one warning for the call, naming the file and what is wrong; no advice about OVCamo trees
+    assert [str(w.message).count('broken.png') for w in caught] == [1]
+    assert error in str(caught[0].message)
+    assert 'check_ovcamo' not in error and 'sample_info' not in error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        inferencer(str(folder), vocabulary=VOCAB, on_error='skip')
+    assert caught == [] and [f['path'] for f in inferencer.failed] == [str(folder / 'broken.png')]
     with pytest.raises(ValueError, match='broken.png'):
         inferencer(str(folder), vocabulary=VOCAB, on_error='raise')
     with pytest.raises(ValueError, match='broken.png'):

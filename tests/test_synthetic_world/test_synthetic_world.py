@@ -110,6 +110,34 @@ def test_clip_is_pretrained_on_the_embedding_baclip_names_objects_with():
         assert torch.allclose(region_embedding(clip, x, mask), expected, atol=1e-5)
 
 
+def test_random_clip_is_open_clips_model_and_logs_nothing():
+    """The CLIP the pretraining starts from: the weights ``open_clip.create_model`` gives for
+    the same seed, built without its "No pretrained weights loaded" log (or a root handler)."""
+    import subprocess
+    import sys
+    code = ('import logging, torch\n'
+            'from mmseg_baclip.synthetic_world.clip_pretraining import create_random_clip\n'
+            'torch.manual_seed(0)\n'
+            'create_random_clip("convnext_atto_baclip_tiny")\n'
+            'print("root handlers:", logging.getLogger().handlers)')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300, cwd=osp.dirname(osp.dirname(osp.dirname(
+                              osp.abspath(__file__)))))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'root handlers: []'
+    assert 'pretrained' not in proc.stderr, proc.stderr
+    from mmseg_baclip.synthetic_world.clip_pretraining import create_random_clip
+    torch.manual_seed(0)
+    ours = create_random_clip('convnext_atto_baclip_tiny')
+    ours_rng = torch.get_rng_state()
+    torch.manual_seed(0)
+    theirs = open_clip.create_model('convnext_atto_baclip_tiny', pretrained=None)
+    assert type(ours) is type(theirs) and ours.training
+    assert torch.equal(ours_rng, torch.get_rng_state())
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    assert all(torch.equal(v, theirs.state_dict()[k]) for k, v in ours.state_dict().items())
+
+
 @pytest.mark.parametrize('steps', [60, 0])
 def test_sam_pretraining_learns_to_segment_from_a_box(steps):
     """The training loop (prompts, losses, mask-token choice) fits a few pictures: their

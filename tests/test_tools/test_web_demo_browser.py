@@ -42,6 +42,15 @@ def test_command_line_defaults_to_loopback():
         tool.parse_args(['cfg.py', '--checkpoint', 'none', '--port', '0'])
 
 
+def test_command_line_defaults_are_the_demos():
+    """The tool writes out the demo's default longest side (so that --help imports nothing);
+    it must be the same number, and --seed defaults to 0."""
+    from mmseg_baclip.apis.web_demo import DEFAULT_MAX_SIDE
+    tool = load_tool('tools/web_demo.py')
+    args = tool.parse_args(['cfg.py', '--checkpoint', 'none'])
+    assert args.max_side == tool.DEFAULT_MAX_SIDE == DEFAULT_MAX_SIDE and args.seed == 0
+
+
 def test_without_gradio_it_says_what_to_install(monkeypatch, capsys):
     tool = load_tool('tools/web_demo.py')
     monkeypatch.setitem(sys.modules, 'gradio', None)  # import gradio -> ImportError

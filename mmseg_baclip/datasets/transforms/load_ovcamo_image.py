@@ -100,16 +100,11 @@ class LoadOVCamoImage(LoadImageFromFile):
         except FileNotFoundError as e:
             if self.ignore_empty:
                 return None
-            raise FileNotFoundError(
-                f'Image not found: {filename}. Check data_root / data_prefix, or remove the '
-                'sample from sample_info.json.') from e
+            raise self.missing_file_error(filename) from e
         except Exception as e:  # noqa: BLE001 - decoder errors vary by backend; we re-raise
             if self.ignore_empty:
                 return None
-            raise ValueError(
-                f'Cannot decode image {filename} ({type(e).__name__}: {e}). The file is corrupt '
-                'or truncated: re-download it or remove the sample (run '
-                'tools/dataset_converters/check_ovcamo.py to find all such files).') from e
+            raise self.undecodable_file_error(filename, e) from e
         if loaded is None:
             return None
         img = to_bgr_uint8(loaded['img'])
@@ -117,6 +112,20 @@ class LoadOVCamoImage(LoadImageFromFile):
             img = img.astype(np.float32)
         loaded['img'] = img
         return loaded
+
+    def missing_file_error(self, filename: str) -> Exception:
+        """The error for an image file that does not exist: a dataset sample's, so it says
+        which settings and files to check."""
+        return FileNotFoundError(f'Image not found: {filename}. Check data_root / data_prefix, or '
+                                 'remove the sample from sample_info.json.')
+
+    def undecodable_file_error(self, filename: str, error: Exception) -> Exception:
+        """The error for an image file that exists but cannot be decoded: a dataset sample's,
+        so it says how to find and replace the damaged files of the tree."""
+        return ValueError(
+            f'Cannot decode image {filename} ({type(error).__name__}: {error}). The file is '
+            'corrupt or truncated: re-download it or remove the sample (run '
+            'tools/dataset_converters/check_ovcamo.py to find all such files).')
 
     def _check_header(self, filename: str) -> None:
         """The pixel limit and the frame warning, from the header (no pixel decoded). A file
