@@ -25,6 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import mmseg_baclip  # noqa: E402,F401
 from mmseg_baclip.datasets.class_names import OVCAMO_TEST_CLASSES  # noqa: E402
+from mmseg_baclip.utils.init_report import init_weights_without_report  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 
 
@@ -92,7 +93,7 @@ def main():
     import warnings
     warnings.filterwarnings('ignore', message='.*RANDOM.*')
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    init_weights_without_report(model)
     model.to(args.device).eval()
     device = args.device
     vocab = list(OVCAMO_TEST_CLASSES[:args.vocab_size])

@@ -80,6 +80,7 @@ def build(args, device, dtype_name):
     from mmengine.registry import init_default_scope
 
     import mmseg_baclip  # noqa: F401
+    from mmseg_baclip.utils.init_report import init_weights_without_report
     from mmseg.registry import MODELS
 
     init_default_scope('mmseg')
@@ -93,7 +94,7 @@ def build(args, device, dtype_name):
             cfg.model[part].checkpoint = None  # random weights
     cfg.model.data_preprocessor.size = (args.size, args.size)
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    init_weights_without_report(model)
     model.to(device).train()
     wrapper_cfg = dict(cfg.optim_wrapper)
     wrapper_cfg['type'] = 'OptimWrapper'
