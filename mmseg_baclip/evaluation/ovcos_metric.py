@@ -13,7 +13,7 @@ from mmseg.registry import METRICS
 from .ovcos_measures import binarize_gt, probability_to_uint8
 from ..utils.output_paths import check_output_dir
 from .ovcos_summary import (flatten_summary, hard_subset_text, image_record, overall_tables,
-                            per_class_table, summarize, write_per_class)
+                            per_class_table, subset_results, summarize, write_per_class)
 from .prediction_files import prediction_path
 
 
@@ -69,6 +69,10 @@ class OVCOSMetric(BaseMetric):
         collect_dir (str, optional): Folder used to gather results when ``collect_device='cpu'``.
         keep_results (bool): Accepted for mmseg's ``tools/test.py --out``, which sets it (as for
             ``IoUMetric``); predictions written to ``output_dir`` are always kept.
+        seen_classes (Sequence[str], optional): Classes a model may have trained on (e.g.
+            OVCamo's 14 when testing on another data set). The metrics of the images of the
+            other classes are also returned under ``unseen/`` (and of these under ``seen/``),
+            class-aware, and class-agnostic too with ``class_agnostic``. Defaults to None.
     """
 
     def __init__(self,
@@ -78,8 +82,13 @@ class OVCOSMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None,
-                 keep_results: bool = False) -> None:
+                 keep_results: bool = False,
+                 seen_classes: Optional[Sequence[str]] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        if isinstance(seen_classes, str):
+            raise TypeError(f'seen_classes must be a list of class names, got the string '
+                            f'{seen_classes!r}')
+        self.seen_classes = list(seen_classes) if seen_classes is not None else None
         if isinstance(hard_classes, str):
             raise TypeError(f'hard_classes must be a list of class names, got the string '
                             f'{hard_classes!r}')
@@ -176,11 +185,30 @@ class OVCOSMetric(BaseMetric):
             print_log(f'predictions written to {self.output_dir}, per-class results to '
                       f'{" and ".join(paths)}', logger=logger)
         metrics = flatten_summary(summary)
+        if self.seen_classes is not None:
+            metrics.update(self._seen_unseen_metrics(results))
         oracle = [r.get('gt_mask_class') for r in results]
         if results and all(isinstance(c, str) for c in oracle):
             metrics['acc_gt_mask'] = float(np.mean(
                 [c == r['gt_class'] for c, r in zip(oracle, results)]))
             print_log(f'zero-shot classification accuracy with the predicted masks '
-                      f'{metrics["acc"]:.3f}, with the ground-truth masks {metrics["acc_gt_mask"]:.3f}'
+                      f'{metrics["acc"]:.3f}, with the ground-truth masks '
+                      f'{metrics["acc_gt_mask"]:.3f}'
                       ' (the ceiling)', logger=logger)
+        return metrics
+
+    def _seen_unseen_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """``seen/`` and ``unseen/`` metrics (and ``.../agnostic/``), with a log line each."""
+        metrics = {}
+        fields = ['measures'] + (['agnostic'] if self.class_agnostic else [])
+        for scope, inside in (('seen', True), ('unseen', False)):
+            for field in fields:
+                subset = subset_results(results, self.seen_classes, inside, field)
+                if subset is None:
+                    continue
+                prefix = scope if field == 'measures' else f'{scope}/agnostic'
+                metrics.update({f'{prefix}/{k}': v for k, v in subset.items()})
+                print_log(f'{prefix} classes ({subset["num_images"]} images): ' + ', '.join(
+                    f'{k} {subset[k]:.3f}' for k in ('cSm', 'cFwb', 'cMAE', 'cIoU', 'acc')),
+                    logger=MMLogger.get_current_instance())
         return metrics

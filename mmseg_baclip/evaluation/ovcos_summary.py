@@ -74,6 +74,29 @@ def _results(records: Sequence[Record], field: str = 'measures') -> Dict[str, fl
     return results
 
 
+def subset_results(records: Sequence[Record], classes: Sequence[str], inside: bool = True,
+                   field: str = 'measures') -> Optional[Dict[str, float]]:
+    """Official + paper metrics and accuracy of the records whose GT class is (not) in a list.
+
+    Args:
+        records (Sequence[Record]): Per-image records.
+        classes (Sequence[str]): Class names.
+        inside (bool): True keeps the records of these classes, False those of the others.
+        field (str): ``'measures'`` (class-aware) or ``'agnostic'``.
+
+    Returns:
+        dict[str, float] | None: As :func:`summarize`'s ``overall``, plus ``num_images``; None
+        when no record is kept.
+    """
+    names = set(classes)
+    kept = [r for r in records if (r['gt_class'] in names) == inside]
+    if not kept:
+        return None
+    results = _results(kept, field)
+    results['num_images'] = len(kept)
+    return results
+
+
 def default_hard_classes(per_class: Sequence[Dict[str, Any]]) -> List[str]:
     """The lowest quarter of GT classes by per-class cIoU: the default hard subset.
 

@@ -30,6 +30,7 @@ import torch
 
 from ..datasets.class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 from ..utils.file_fingerprint import file_sha256
+from ..utils.init_report import quiet_mmengine_logger
 from .clip_pretraining import pretrain_clip, to_clip_input, zero_shot_accuracy
 from .ovcamo_tree import make_synthetic_ovcamo
 from .pictures import HELDOUT_STREAM, PRETRAIN_STREAM, render_pictures
@@ -140,11 +141,14 @@ def heldout_zero_shot(clip_file: str, settings: WorldSettings,
     images, masks, labels = pictures if pictures is not None else heldout_pictures(settings)
     tower = OpenCLIPConvNeXt(settings.clip_model, checkpoint=clip_file)
     tower.init_weights()
-    text = OpenCLIPTextEncoder(settings.clip_model, checkpoint=clip_file)
+    # A file just written is measured once: no disk cache, and no timing line in the world's
+    # own report.
+    text = OpenCLIPTextEncoder(settings.clip_model, checkpoint=clip_file, disk_cache=False)
     text.init_weights()
     last = tower(to_clip_input(images))[-1]
     image_emb = tower.masked_embedding(last, torch.from_numpy(masks).float()[:, None])
-    class_emb = text(list(CLASS_NAMES))
+    with quiet_mmengine_logger():
+        class_emb = text(list(CLASS_NAMES))
     labels = torch.as_tensor(labels)
     test_ids = range(len(OVCAMO_TRAIN_CLASSES), len(CLASS_NAMES))
     return dict(zero_shot_top1_75=zero_shot_accuracy(image_emb, class_emb, labels),
@@ -230,7 +234,8 @@ def build_synthetic_world(root: str, settings: WorldSettings = WorldSettings(),
         size=settings.picture_size, colour_shift=_colour_shift(settings))
     heldout = heldout_pictures(settings)
     say(f'[world] pretraining pictures: {settings.pretrain_per_class} of each of the 75 classes '
-        f'and {settings.heldout_per_class} held out (their own seed streams, never the tree\'s images) ({lap("pictures"):.0f} s)')
+        f'and {settings.heldout_per_class} held out (their own seed streams, never the tree\'s '
+        f'images) ({lap("pictures"):.0f} s)')
 
     clip, clip_log = pretrain_clip(settings.clip_model, CLASS_NAMES, images, masks, labels,
                                    steps=settings.clip_steps, lr=settings.clip_lr,

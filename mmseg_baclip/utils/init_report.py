@@ -6,12 +6,34 @@ calling `init_weights` of BaCLIP``). Inside a Runner it goes into the run's log 
 one (an inferencer built without a checkpoint, a benchmark) it is logged at INFO level to the
 console: some 1,900 lines for the small model. Warnings are what a user of those paths needs.
 """
+import contextlib
 import logging
+from typing import Iterator
 
 from mmengine.logging import MMLogger
 from torch import nn
 
-__all__ = ['init_weights_without_report']
+__all__ = ['init_weights_without_report', 'quiet_mmengine_logger']
+
+
+@contextlib.contextmanager
+def quiet_mmengine_logger(level: int = logging.WARNING) -> Iterator[None]:
+    """Inside the block, mmengine's current logger drops records below ``level``.
+
+    For library calls whose INFO lines are meant for a run's log (a metric's tables, the text
+    encoder's timing line), made where their caller prints its own summary. The logger's level
+    is restored afterwards.
+
+    Args:
+        level (int): The lowest level kept. Defaults to ``logging.WARNING``.
+    """
+    logger = MMLogger.get_current_instance()
+    previous = logger.level
+    logger.setLevel(max(previous, level))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def init_weights_without_report(model: nn.Module) -> None:
@@ -24,10 +46,5 @@ def init_weights_without_report(model: nn.Module) -> None:
     Args:
         model (nn.Module): A model with ``init_weights()`` (an mmengine ``BaseModule``).
     """
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(max(level, logging.WARNING))
-    try:
+    with quiet_mmengine_logger():
         model.init_weights()
-    finally:
-        logger.setLevel(level)
