@@ -78,10 +78,10 @@ def set_key(name: str) -> str:
     return name.replace('-', '_')
 
 
-def cache_key(checkpoint_sha: str, model_cfg, pipeline, vocabulary) -> str:
-    """16 hex digits naming what a prediction depends on."""
-    text = json.dumps([checkpoint_sha, str(model_cfg), str(pipeline), list(vocabulary)],
-                      sort_keys=True)
+def cache_key(checkpoint_sha: str, model_cfg, pipeline, vocabulary, evaluator) -> str:
+    """16 hex digits naming what a per-image record depends on."""
+    text = json.dumps([checkpoint_sha, str(model_cfg), str(pipeline), list(vocabulary),
+                       str(evaluator)], sort_keys=True)
     return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
 
 
@@ -94,17 +94,12 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
     """Evaluate every requested set; returns ``{set: metrics}``."""
     import numpy as np
     from mmengine.config import Config
-    from mmengine.dataset import pseudo_collate
     from mmseg.registry import DATASETS, METRICS
-    from torch.utils.data import DataLoader
 
     import mmseg_baclip  # noqa: F401
     from mmseg_baclip.apis import OVCOSInferencer, parse_vocabulary_list, read_vocabulary_file
-    from mmseg_baclip.evaluation.record_cache import load_records, save_records
     from mmseg_baclip.utils.file_fingerprint import file_sha256
-    from mmseg_baclip.utils.init_report import quiet_mmengine_logger
     from mmseg_baclip.utils.output_paths import check_output_dir
-    from mmseg_baclip.utils.progress import track_progress
 
     check_output_dir(args.out_dir, '--out-dir')
     vocabulary = None
@@ -132,30 +127,11 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
             if vocabulary is not None:
                 dataset_cfg['vocabulary'] = vocabulary
         dataset = DATASETS.build(dataset_cfg)
-        metric = METRICS.build(entry.evaluator)
-        key = cache_key(checkpoint_sha, model_cfg.model, pipeline, dataset.vocabulary)
+        key = cache_key(checkpoint_sha, model_cfg.model, pipeline, dataset.vocabulary,
+                        entry.evaluator)
         cache_file = osp.join(args.out_dir, 'per_image', f'{name}-{key}.npz')
-        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-        names = [osp.basename(info['seg_map_path']) for info in infos]
-        stamps = [file_stamp(info['img_path'], info['seg_map_path']) for info in infos]
-        cached = {} if args.no_cache else load_records(cache_file)
-        by_name = {n: cached[n][1] for n, stamp in zip(names, stamps)
-                   if n in cached and cached[n][0] == stamp}
-        todo = [i for i, n in enumerate(names) if n not in by_name]
-        print(f'[cos] {name}: {len(dataset)} images, {len(dataset.vocabulary)} class names' +
-              (f'; {len(by_name)} evaluated before, read from {cache_file}' if by_name else ''),
-              flush=True)
-        loader = DataLoader(_Subset(dataset, todo), batch_size=1, num_workers=args.workers,
-                            collate_fn=pseudo_collate)
-        for batch in track_progress(loader, name, total=len(todo)):
-            outputs = model.test_step(batch)
-            metric.process(batch, [o.to_dict() for o in outputs])
-        by_name.update({r['name']: r for r in metric.results})
-        records = [by_name[n] for n in names]
-        save_records(cache_file, {n: (stamp, by_name[n]) for n, stamp in zip(names, stamps)})
-        with quiet_mmengine_logger():  # its tables are for tools/test.py; ours is printed
-            metrics = metric.compute_metrics(records)
-        metrics['num_images'] = len(records)
+        metrics = evaluate_set(name, model, dataset, METRICS.build(entry.evaluator), cache_file,
+                               args.workers, use_cache=not args.no_cache)
         metrics['vocabulary_size'] = len(dataset.vocabulary)
         if name == 'COD10K-OV':
             from mmseg_baclip.datasets import overlap_with
@@ -163,6 +139,55 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
         results[name] = {k: (float(v) if isinstance(v, (float, np.floating)) else v)
                          for k, v in metrics.items()}
     return results
+
+
+def evaluate_set(name: str, model, dataset, metric, cache_file: str, workers: int,
+                 use_cache: bool = True) -> dict:
+    """Run the model on the images of a set not in the cache, and score them all.
+
+    Args:
+        name (str): The set's name (progress and messages).
+        model: The segmentor, in eval mode.
+        dataset: The set (a ``COSDataset``).
+        metric: A ``COSMetric`` or ``OVCOSMetric``.
+        cache_file (str): The per-image records of this set and key (read, then written).
+        workers (int): Data loading workers.
+        use_cache (bool): Read the records of images evaluated before. Defaults to True.
+
+    Returns:
+        dict: The metric's results and ``num_images``.
+    """
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+
+    from mmseg_baclip.evaluation.record_cache import load_records, save_records
+    from mmseg_baclip.utils.init_report import quiet_mmengine_logger
+    from mmseg_baclip.utils.progress import track_progress
+
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    names = [osp.basename(info['seg_map_path']) for info in infos]
+    stamps = [file_stamp(info['img_path'], info['seg_map_path']) for info in infos]
+    cached = load_records(cache_file) if use_cache else {}
+    by_name = {n: cached[n][1] for n, stamp in zip(names, stamps)
+               if n in cached and cached[n][0] == stamp}
+    todo = [i for i, n in enumerate(names) if n not in by_name]
+    print(f'[cos] {name}: {len(dataset)} images, {len(dataset.vocabulary)} class names' +
+          (f'; {len(by_name)} evaluated before, read from {cache_file}' if by_name else ''),
+          flush=True)
+    loader = DataLoader(_Subset(dataset, todo), batch_size=1, num_workers=workers,
+                        collate_fn=pseudo_collate)
+    with torch.no_grad():
+        for batch in track_progress(loader, name, total=len(todo)):
+            outputs = model.test_step(batch)
+            metric.process(batch, [o.to_dict() for o in outputs])
+    by_name.update({r['name']: r for r in metric.results})
+    save_records(cache_file, {n: (stamp, by_name[n]) for n, stamp in zip(names, stamps)})
+    records = [by_name[n] for n in names]
+    with quiet_mmengine_logger():  # its tables are for tools/test.py; ours is printed
+        metrics = metric.compute_metrics(records)
+    metrics['num_images'] = len(records)
+    return metrics
 
 
 class _Subset:
