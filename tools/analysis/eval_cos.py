@@ -207,13 +207,16 @@ def table(results: Dict[str, dict]) -> str:
     """The results as text: the COS measures per set, then COD10K-OV's class-aware rows."""
     from prettytable import PrettyTable
 
+    from mmseg_baclip.evaluation import COS_KEYS
+
     main = PrettyTable(['set', '#img'] + list(COS_COLUMNS))
     for name, metrics in results.items():
-        prefix = 'agnostic/' if name == 'COD10K-OV' else ''
-        row = [metrics.get(prefix + key) for key in
-               ('sm', 'wfm', 'mae', 'avgem', 'maxem', 'adpem', 'avgfm', 'maxfm', 'adpfm')] \
-            if prefix else [metrics.get(key) for key in COS_COLUMNS]
-        main.add_row([name + (' (class-agnostic)' if prefix else ''), metrics['num_images']] +
+        if name == 'COD10K-OV':  # OVCOSMetric: the class-agnostic results under official keys
+            name, row = name + ' (class-agnostic)', [metrics.get('agnostic/' + COS_KEYS[c])
+                                                     for c in COS_COLUMNS]
+        else:
+            row = [metrics.get(c) for c in COS_COLUMNS]
+        main.add_row([name, metrics['num_images']] +
                      [f'{v:.3f}' if v is not None else '-' for v in row])
     text = main.get_string()
     if 'COD10K-OV' in results:
