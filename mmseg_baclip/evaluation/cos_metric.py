@@ -10,9 +10,8 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from ..utils.output_paths import check_output_file
-from .ovcos_measures import (aggregate_measures, binarize_gt, compute_image_measures,
-                             probability_to_uint8)
-from .ovcos_metric import OVCOSMetric, _to_numpy
+from .ovcos_measures import aggregate_measures, compute_image_measures
+from .ovcos_metric import OVCOSMetric
 
 __all__ = ['COSMetric', 'COS_KEYS', 'cos_results']
 
@@ -89,14 +88,8 @@ class COSMetric(OVCOSMetric):
                 with ``gt_sem_seg`` (1, H, W) and ``input_seg_logits`` or ``seg_logits``.
         """
         for data_sample in data_samples:
-            seg_map_path = data_sample.get('seg_map_path') or data_sample.get('img_path')
-            name = osp.basename(seg_map_path) if seg_map_path else f'{len(self.results)}.png'
-            gt = _to_numpy(data_sample['gt_sem_seg']['data'], 'gt_sem_seg.data')
-            if gt.ndim != 3 or gt.shape[0] != 1:
-                raise ValueError(f'gt_sem_seg.data must have shape (1, H, W), got {gt.shape} '
-                                 f'({name})')
-            gt = binarize_gt(gt[0])  # (H, W) uint8 {0, 255}
-            pred = probability_to_uint8(self._probability(data_sample, name), gt.shape)
+            name = self._sample_name(data_sample, len(self.results))
+            pred, gt = self._prediction_and_gt(data_sample, name)
             self.results.append(dict(name=name, pred_class=data_sample.get('pred_class'),
                                      measures=compute_image_measures(pred, gt)))
             if self.output_dir is not None:

@@ -1,7 +1,7 @@
 """OVCOSMetric: the official class-aware OVCamo metrics as an mmengine metric."""
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -128,6 +128,28 @@ class OVCOSMetric(BaseMetric):
                              'checkpoint is broken, so the image cannot be scored')
         return torch.sigmoid(logits)[0].numpy()
 
+    @staticmethod
+    def _sample_name(data_sample: Dict[str, Any], index: int) -> str:
+        """The mask file name of a sample (``'<index>.png'`` when it has no path)."""
+        seg_map_path = data_sample.get('seg_map_path') or data_sample.get('img_path')
+        return osp.basename(seg_map_path) if seg_map_path else f'{index}.png'
+
+    def _prediction_and_gt(self, data_sample: Dict[str, Any], name: str
+                           ) -> Tuple[np.ndarray, np.ndarray]:
+        """The prediction as the official tool saves it and the binarised GT.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: ``pred`` uint8 (H, W) 0-255 at the GT size, and
+            ``gt`` uint8 (H, W) in {0, 255}.
+        """
+        gt = _to_numpy(data_sample['gt_sem_seg']['data'], 'gt_sem_seg.data')
+        if gt.ndim != 3 or gt.shape[0] != 1:
+            raise ValueError(f'gt_sem_seg.data must have shape (1, H, W), got {gt.shape} '
+                             f'({name})')
+        gt = binarize_gt(gt[0])
+        probability = self._probability(data_sample, name)  # (h, w) float32
+        return probability_to_uint8(probability, gt.shape), gt
+
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Compute the per-image measures of a batch and keep the small results.
 
@@ -136,8 +158,7 @@ class OVCOSMetric(BaseMetric):
             data_samples (Sequence[dict]): Model outputs, one ``SegDataSample.to_dict()`` each.
         """
         for data_sample in data_samples:
-            seg_map_path = data_sample.get('seg_map_path') or data_sample.get('img_path')
-            name = osp.basename(seg_map_path) if seg_map_path else f'{len(self.results)}.png'
+            name = self._sample_name(data_sample, len(self.results))
             for key in ('pred_class', 'class_name'):
                 if not isinstance(data_sample.get(key), str):
                     raise KeyError(f'OVCOSMetric needs the string field "{key}" in each data '
@@ -145,14 +166,7 @@ class OVCOSMetric(BaseMetric):
                                    'sets "pred_class"; the dataset sets "class_name" (add it to '
                                    'the meta_keys of PackSegInputs).')
             pred_class, gt_class = data_sample['pred_class'], data_sample['class_name']
-
-            gt = _to_numpy(data_sample['gt_sem_seg']['data'], 'gt_sem_seg.data')
-            if gt.ndim != 3 or gt.shape[0] != 1:
-                raise ValueError(f'gt_sem_seg.data must have shape (1, H, W), got {gt.shape} '
-                                 f'({name})')
-            gt = binarize_gt(gt[0])  # (H, W) uint8 {0, 255}
-            probability = self._probability(data_sample, name)  # (h, w) float32
-            pred = probability_to_uint8(probability, gt.shape)  # (H, W) uint8
+            pred, gt = self._prediction_and_gt(data_sample, name)
 
             self.results.append(
                 image_record(name, pred, gt, pred_class, gt_class, self.class_agnostic,
