@@ -22,6 +22,7 @@ import json
 import os
 import os.path as osp
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -33,6 +34,9 @@ import py_sod_metrics as psm
 from py_sod_metrics.utils import get_adaptive_threshold, prepare_data
 
 from mmseg_baclip.evaluation import OFFICIAL_KEYS, evaluate_predictions
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmark_cos_eval import synthetic_pair  # noqa: E402
 
 CLASSES = ['moth', 'frog', 'gecko', 'crab', 'owl', 'seahorse', 'spider', 'flounder']
 
@@ -106,7 +110,6 @@ def make_dataset(root: str, pred_dir: str, num_images: int, size_hw: Tuple[int, 
                  seed: int = 0) -> None:
     """Synthetic test split (default layout) and predictions at the GT size."""
     rng = np.random.default_rng(seed)
-    height, width = size_hw
     os.makedirs(osp.join(root, 'jsonfile'), exist_ok=True)
     os.makedirs(osp.join(root, 'test', 'mask'), exist_ok=True)
     os.makedirs(pred_dir, exist_ok=True)
@@ -114,17 +117,7 @@ def make_dataset(root: str, pred_dir: str, num_images: int, size_hw: Tuple[int, 
     samples = []
     for index in range(num_images):
         uid, gt_class = f'img_{index:04d}', CLASSES[index % len(CLASSES)]
-        gt = np.zeros(size_hw, np.uint8)
-        if index % 40 != 39:  # a few empty GTs
-            for _ in range(int(rng.integers(1, 4))):
-                center = (int(rng.integers(width // 5, 4 * width // 5)),
-                          int(rng.integers(height // 5, 4 * height // 5)))
-                axes = (int(rng.integers(width // 20, width // 4)),
-                        int(rng.integers(height // 20, height // 4)))
-                cv2.ellipse(gt, center, axes, float(rng.integers(0, 180)), 0, 360, 255, -1)
-        blurred = cv2.GaussianBlur(gt.astype(np.float32), (0, 0), max(2.0, width / 100))
-        noise = cv2.GaussianBlur(rng.normal(0, 60, size_hw).astype(np.float32), (0, 0), 3)
-        pred = np.clip(blurred * rng.uniform(0.5, 1.0) + noise + 40, 0, 255).astype(np.uint8)
+        pred, gt = synthetic_pair(rng, size_hw, empty=index % 40 == 39)  # a few empty GTs
         pred_class = gt_class if rng.random() < 0.75 else CLASSES[(index + 1) % len(CLASSES)]
         cv2.imwrite(osp.join(root, 'test', 'mask', f'{uid}.png'), gt)
         cv2.imwrite(osp.join(pred_dir, f'[{pred_class}]{uid}.png'), pred)

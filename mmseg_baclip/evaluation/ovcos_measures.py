@@ -15,7 +15,9 @@ binarises at the adaptive threshold again and builds its own pair of histograms.
 prepared once, the adaptive binarisation is counted once, and one pair of histograms (built with
 ``np.bincount``, which gives the same integer counts as ``np.histogram`` on uint8 values) feeds the
 Fm, IoU and Em curves. The values are the same floating-point numbers as the sequential
-computation: Sm, wFm and MAE call ``py_sod_metrics`` directly, Fm and IoU go through
+computation: Sm and MAE call ``py_sod_metrics`` directly, wFm goes through
+:class:`LocalWeightedFmeasure`, a ``WeightedFmeasure`` subclass that evaluates its maps only where
+they are read (about half of py_sod_metrics' time is spent in it), Fm and IoU go through
 ``py_sod_metrics``' ``FmeasureHandler`` / ``IOUHandler`` on the shared confusion counts, and Em goes
 through :class:`CountEmeasure`, an ``Emeasure`` subclass that evaluates the E-measure from the
 shared counts.
@@ -26,6 +28,7 @@ import cv2
 import numpy as np
 from py_sod_metrics import MAE, Emeasure, FmeasureHandler, IOUHandler, Smeasure, WeightedFmeasure
 from py_sod_metrics.utils import EPS, TYPE, get_adaptive_threshold, prepare_data
+from scipy.ndimage import convolve, distance_transform_edt
 
 NUM_THRESHOLDS = 256
 #: Per-image scalar measures.
@@ -47,12 +50,6 @@ PAPER_KEYS = {
 
 #: Per-image result: ``SCALAR_KEYS`` -> float, ``CURVE_KEYS`` -> float64 array of shape (256,).
 ImageMeasures = Dict[str, Union[float, np.ndarray]]
-
-_SMEASURE = Smeasure(alpha=0.5)
-_WFMEASURE = WeightedFmeasure(beta=1)
-_MAE = MAE()
-_FMEASURE = FmeasureHandler(with_dynamic=False, with_adaptive=False, beta=0.3)
-_IOU = IOUHandler(with_dynamic=False, with_adaptive=False)
 
 
 class CountEmeasure(Emeasure):
@@ -113,6 +110,99 @@ class CountEmeasure(Emeasure):
             else:
                 enhanced_matrix_sum = sum(results_parts)
         return enhanced_matrix_sum / (self.gt_size - 1 + EPS)
+
+
+class LocalWeightedFmeasure(WeightedFmeasure):
+    """``py_sod_metrics.WeightedFmeasure`` evaluated only where its terms are read.
+
+    ``WeightedFmeasure.cal_wfm`` builds whole-image maps: the distance transform of the
+    background to the GT foreground (distances and nearest-foreground indices), the error
+    ``E = |pred - gt|``, the error ``Et`` copied from the nearest foreground pixel, its 7x7
+    Gaussian filtering ``EA``, the importance ``B`` and the weighted error ``Ew``, and then only
+    reads ``Ew`` at the foreground (``min(EA, E)``) and at the background (``E * B``). This
+    subclass computes the same numbers from less:
+
+    * at the foreground, ``EA`` depends on ``Et`` within 3 pixels, so ``Et`` and the filter are
+      computed on the foreground's bounding box grown by 3 pixels (clipped to the image, where
+      scipy's ``convolve`` pads with 0 in both cases);
+    * at the background, ``E = pred`` and ``B`` needs the distances there only: the feature
+      transform comes from scipy's ``distance_transform_edt`` (the call ``cal_wfm`` makes) and
+      the distances are ``sqrt`` of the exact integer squared offsets (scipy takes the same
+      ``sqrt`` of the same integers, held in float64).
+
+    Every kept value goes through the same floating-point operations, and the sums run over the
+    same pixels in the same (row-major) order, so the result is the same float as the parent's
+    ``cal_wfm``; tests compare the two bit for bit.
+
+    Args:
+        beta (float): Weight of precision against recall. Defaults to 1, as the official
+            evaluator.
+    """
+
+    def __init__(self, beta: float = 1) -> None:
+        super().__init__(beta=beta)
+        self.kernel = self.matlab_style_gauss2D((7, 7), sigma=5)  # (7, 7) float64
+
+    def cal_wfm(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        """Weighted F-measure of one prepared pair with a non-empty foreground.
+
+        Args:
+            pred (np.ndarray): Prediction, float64 of shape (H, W) in [0, 1] (``prepare_data``).
+            gt (np.ndarray): Ground truth, bool of shape (H, W) with at least one True pixel.
+
+        Returns:
+            float: The value ``WeightedFmeasure.cal_wfm(pred, gt)`` returns.
+        """
+        height, width = gt.shape
+        background = ~gt
+        # Nearest foreground pixel of every pixel: two int32 (H, W) maps of row / column.
+        # scipy's feature transform walks down columns; with rows of a multiple of 1 KiB a column
+        # falls into few cache sets (768x1024 takes twice as long), so such rows get 16 unused
+        # entries at their end. The values do not depend on the layout.
+        pad = 16 if width % 256 == 0 else 0
+        nearest = np.empty((2, height, width + pad), np.int32)[:, :, :width]  # (2, H, W) view
+        distance_transform_edt(background, return_distances=False, return_indices=True,
+                               indices=nearest)
+        near_rows, near_cols = nearest
+
+        # Background: Ew = E * B with E = |pred - 0| = pred and B = 2 - exp(log(0.5) / 5 * Dst).
+        bg_index = np.flatnonzero(background)  # (N_bg,) row-major, the order of Ew[gt == 0]
+        offset_type = np.int32 if max(height, width) < 2**15 else np.int64  # no overflow below
+        d_rows = near_rows - np.arange(height, dtype=offset_type)[:, None]  # (H, W)
+        d_cols = near_cols - np.arange(width, dtype=offset_type)[None, :]  # (H, W)
+        squared = (d_rows * d_rows + d_cols * d_cols).ravel().take(bg_index)  # (N_bg,) exact
+        distance = np.sqrt(squared.astype(TYPE))  # (N_bg,) what bwdist returns there
+        importance = 2 - np.exp(np.log(0.5) / 5 * distance)  # (N_bg,)
+        weighted_bg = pred.ravel().take(bg_index) * importance  # (N_bg,)
+
+        # Foreground: Ew = min(EA, E), with EA the filtered Et on the grown bounding box.
+        radius = self.kernel.shape[0] // 2
+        fg_rows = np.flatnonzero(gt.any(axis=1))
+        fg_cols = np.flatnonzero(gt.any(axis=0))
+        top, left = max(fg_rows[0] - radius, 0), max(fg_cols[0] - radius, 0)
+        bottom = min(fg_rows[-1] + radius + 1, height)
+        right = min(fg_cols[-1] + radius + 1, width)
+        box = (slice(top, bottom), slice(left, right))
+        error = np.abs(pred[box] - gt[box])  # (h, w) E on the box
+        # Et: E of the nearest foreground pixel (itself for the foreground); all in the box.
+        spread = error[near_rows[box] - top, near_cols[box] - left]  # (h, w)
+        filtered = convolve(spread, weights=self.kernel, mode='constant', cval=0)  # (h, w)
+        inside = gt[box]
+        error_fg, filtered_fg = error[inside], filtered[inside]  # (N_fg,) row-major
+        weighted_fg = np.where(filtered_fg < error_fg, filtered_fg, error_fg)  # (N_fg,)
+
+        tp_weighted = np.sum(gt) - np.sum(weighted_fg)
+        fp_weighted = np.sum(weighted_bg)
+        recall = 1 - np.mean(weighted_fg)
+        precision = tp_weighted / (tp_weighted + fp_weighted + EPS)
+        return (1 + self.beta) * recall * precision / (recall + self.beta * precision + EPS)
+
+
+_SMEASURE = Smeasure(alpha=0.5)
+_WFMEASURE = LocalWeightedFmeasure(beta=1)
+_MAE = MAE()
+_FMEASURE = FmeasureHandler(with_dynamic=False, with_adaptive=False, beta=0.3)
+_IOU = IOUHandler(with_dynamic=False, with_adaptive=False)
 
 
 def _check_pair(pred: np.ndarray, gt: np.ndarray) -> None:

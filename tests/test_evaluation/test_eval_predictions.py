@@ -10,6 +10,7 @@ import pytest
 
 from mmseg_baclip.evaluation import (OFFICIAL_KEYS, MissingPredictionsError, PredictionNameError,
                                      evaluate_predictions, load_test_samples)
+from mmseg_baclip.evaluation.folder_eval import parallel_map
 
 ATOL = 1e-10
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis', 'eval_predictions.py')
@@ -35,6 +36,20 @@ def test_load_test_samples_keeps_test_split(tiny_ovcamo):
     assert overridden['sample_004.png'].mask_path == '/elsewhere/sample_004.png'
     with pytest.raises(FileNotFoundError, match='class_info.json'):
         load_test_samples('/nonexistent/root')
+
+
+def _square(value):
+    return value * value
+
+
+@pytest.mark.parametrize('num', [0, 1, 7, 300])
+def test_parallel_map_keeps_the_order(num):
+    """Results come back in the order of the items, whatever the chunking (300 items: chunks
+    of 8)."""
+    items = list(range(num))
+    expected = [x * x for x in items]
+    assert parallel_map(_square, items, workers=2) == expected
+    assert parallel_map(_square, items, workers=1) == expected
 
 
 @pytest.mark.parametrize('workers', [1, 2])

@@ -1,13 +1,17 @@
 """Per-image OVCOS measures against sequential py_sod_metrics (official protocol)."""
 import warnings
 
+import cv2
 import numpy as np
 import py_sod_metrics as psm
 import pytest
 
+from py_sod_metrics.utils import prepare_data
+
 from mmseg_baclip.evaluation import (CURVE_KEYS, OFFICIAL_KEYS, SCALAR_KEYS, aggregate_measures,
                                      compute_image_measures, image_measures, image_record,
                                      probability_to_uint8, wrong_class_measures)
+from mmseg_baclip.evaluation.ovcos_measures import LocalWeightedFmeasure
 
 ATOL = 1e-10  # the design gives the same floating-point values; the requirement is 1e-6
 
@@ -78,6 +82,81 @@ def test_image_measures_match_sequential_py_sod_metrics(ovcos_ref, case):
     for key in CURVE_KEYS:
         assert got[key].shape == (256, ) and got[key].dtype == np.float64
         np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=ATOL, err_msg=key)
+
+
+def _realistic_pair(rng, size_hw):
+    """A COS-like pair: a few ellipses, the prediction a blurred and noisy copy (uint8)."""
+    height, width = size_hw
+    gt = np.zeros(size_hw, np.uint8)
+    for _ in range(3):
+        center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        axes = (int(rng.integers(2, width // 3)), int(rng.integers(2, height // 3)))
+        cv2.ellipse(gt, center, axes, float(rng.integers(0, 180)), 0, 360, 255, -1)
+    noise = cv2.GaussianBlur(rng.normal(0, 60, size_hw), (0, 0), 3)
+    pred = cv2.GaussianBlur(gt.astype(np.float64), (0, 0), 4) * 0.8 + noise + 40
+    return np.clip(pred, 0, 255).astype(np.uint8), gt
+
+
+@pytest.mark.parametrize('case', [
+    'blob', 'blob_low_noise', 'binary_pred', 'empty_gt', 'empty_gt_empty_pred',
+    'empty_gt_constant_pred', 'full_gt', 'full_gt_full_pred', 'constant_pred', 'zero_pred',
+    'one_pixel_gt', 'gt_not_binary', 'realistic'
+])
+def test_image_measures_bit_identical_to_py_sod_metrics(ovcos_ref, case):
+    """Not only close: the same floats as the sequential py_sod_metrics steps."""
+    if case == 'realistic':
+        pred, gt = _realistic_pair(np.random.default_rng(3), (150, 200))
+    else:
+        pred, gt = _cases(ovcos_ref)[case]
+    expected = _per_image_reference(pred, gt, ovcos_ref.OVCIoU)
+    got = compute_image_measures(pred, gt)
+    for key in SCALAR_KEYS + CURVE_KEYS:
+        np.testing.assert_array_equal(got[key], np.asarray(expected[key], np.float64),
+                                      err_msg=key)
+
+
+def _wfm_masks(rng):
+    """GT masks that stress LocalWeightedFmeasure: ties in the distance transform (grids,
+    diagonals), objects on the borders, one pixel, one row or column, full, speckle."""
+    masks = []
+    for height, width in [(1, 1), (1, 9), (9, 1), (2, 2), (7, 7), (13, 31), (40, 23), (64, 64)]:
+        yy, xx = np.mgrid[:height, :width]
+        masks += [
+            (rng.random((height, width)) > 0.8),  # speckle
+            (yy % 4 == 0) & (xx % 5 == 0),  # grid: many equidistant features
+            (yy + xx) % 6 == 0,  # diagonals
+            (yy < max(1, height // 3)) | (xx >= width - 2),  # on two borders
+            np.ones((height, width), bool),  # full
+        ]
+        one = np.zeros((height, width), bool)
+        one[rng.integers(0, height), rng.integers(0, width)] = True
+        masks.append(one)
+    return [mask.astype(np.uint8) * 255 for mask in masks if mask.any()]
+
+
+def test_local_weighted_fmeasure_bit_identical_to_weighted_fmeasure():
+    rng = np.random.default_rng(5)
+    reference, local = psm.WeightedFmeasure(), LocalWeightedFmeasure()
+    pairs = []
+    for gt in _wfm_masks(rng):
+        pairs += [(rng.integers(0, 256, gt.shape, dtype=np.uint8), gt), (gt.copy(), gt),
+                  (255 - gt, gt), (np.full(gt.shape, 90, np.uint8), gt)]
+    pairs += [_realistic_pair(rng, size) for size in [(96, 128), (211, 157), (300, 451)]]
+    wide = np.zeros((1, 2**15 + 5), np.uint8)  # wider than 2**15: int64 offsets
+    wide[0, [3, 2**15]] = 255
+    pairs.append((rng.integers(0, 256, wide.shape, dtype=np.uint8), wide))
+    for pred, gt in pairs:
+        pred_f, gt_b = prepare_data(pred, gt)
+        expected = reference.cal_wfm(pred_f, gt_b)
+        got = local.cal_wfm(pred_f, gt_b)
+        assert type(got) is type(expected)
+        assert got == expected or (np.isnan(got) and np.isnan(expected)), (gt.shape, got,
+                                                                           expected)
+    # step() is the parent's: empty GT -> 0, otherwise cal_wfm on the prepared pair
+    for pred, gt in pairs[:12] + [(pairs[0][0], np.zeros_like(pairs[0][1]))]:
+        reference.step(pred, gt)
+        local.step(pred, gt)
+    assert local.weighted_fms == reference.weighted_fms
 
 
 def test_edge_case_values():
