@@ -1,10 +1,16 @@
-# The paper's model tested on NC4K (a checkpoint trained on OVCamo; see
-# configs/_base_/datasets/cos_testsets.py for the layout and the data root):
+# The paper's config, tested on NC4K instead of OVCamo's test split (training and validation are
+# the paper's; see configs/_base_/datasets/cos_testsets.py for the layout and the data root):
 #   python tools/test.py configs/baclip/baclip_convnext-l_test-cos-nc4k.py CHECKPOINT
 # tools/analysis/eval_cos.py evaluates one checkpoint on all the COS sets in one go.
 _base_ = [
-    '../_base_/models/baclip_convnext-l.py',
-    '../_base_/datasets/cos_nc4k.py',
-    '../_base_/default_runtime.py',
+    '../baclip_convnext-l_ovcamo.py',
+    '../_base_/datasets/cos_testsets.py',
 ]
-test_cfg = dict(type='TestLoop')
+test_dataloader = dict(
+    _delete_=True,
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset={{_base_.cos_test_sets.NC4K.dataset}})
+test_evaluator = dict(_delete_=True, type='COSMetric')
