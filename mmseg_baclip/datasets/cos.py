@@ -3,7 +3,6 @@ import copy
 import os
 import os.path as osp
 import re
-import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.fileio import join_path
@@ -16,7 +15,7 @@ from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 from .cod10k_names import cod10k_class
 from .ovcamo import OVCamoDataset
 from .ovcamo_files import inspect_image_file, inspect_mask_file
-from .ovcamo_io import OVCamoDataError, normalize_verify_mode
+from .ovcamo_io import OVCamoDataError, normalize_verify_mode, report_bad_samples
 
 __all__ = ['COSDataset', 'COSDataError']
 
@@ -216,14 +215,11 @@ class COSDataset(BaseSegDataset):
         return problems
 
     def _report_bad_samples(self, bad: List[str]) -> None:
-        lines = '\n'.join(f'  - {b}' for b in bad)
         where = (f'COSDataset {self.set_name} ({self.data_root}): {len(bad)} bad '
                  f'file{"s" if len(bad) > 1 else ""}')
-        if self.on_bad_sample == 'skip':
-            warnings.warn(f'{where} skipped (on_bad_sample="skip"):\n{lines}')
-            return
-        raise COSDataError(f"{where}:\n{lines}\nFix or remove these files, or build the dataset "
-                           "with on_bad_sample='skip' to leave them out.", bad)
+        report_bad_samples(where, bad, self.on_bad_sample, COSDataError,
+                           "Fix or remove these files, or build the dataset with "
+                           "on_bad_sample='skip' to leave them out.")
 
     @property
     def vocabulary(self) -> Tuple[str, ...]:

@@ -13,7 +13,8 @@ from mmseg.registry import DATASETS, TRANSFORMS
 from .class_names import OVCAMO_TEST_CLASSES, OVCAMO_TRAIN_CLASSES
 from .ovcamo_files import check_samples, describe_sample
 from .ovcamo_io import (SPLITS, OVCamoDataError, leak_problem, load_class_info, load_sample_info,
-                        normalize_verify_mode, split_vocabulary, unknown_class_problem)
+                        normalize_verify_mode, report_bad_samples, split_vocabulary,
+                        unknown_class_problem)
 
 
 @DATASETS.register_module()
@@ -224,16 +225,13 @@ class OVCamoDataset(BaseSegDataset):
         return data_list
 
     def _report_bad_samples(self, bad: List[str]) -> None:
-        lines = '\n'.join(f'  - {b}' for b in bad)
         where = (f'OVCamoDataset(split={self.split!r}, data_root={self.data_root!r}): '
                  f'{len(bad)} bad sample{"s" if len(bad) > 1 else ""}')
-        if self.on_bad_sample == 'skip':
-            warnings.warn(f'{where} skipped (on_bad_sample="skip"):\n{lines}')
-            return
-        raise OVCamoDataError(
-            f'{where}:\n{lines}\nFix or remove these files / sample_info.json entries '
+        report_bad_samples(
+            where, bad, self.on_bad_sample, OVCamoDataError,
+            'Fix or remove these files / sample_info.json entries '
             '(tools/dataset_converters/check_ovcamo.py reports on the whole tree), or build the '
-            "dataset with on_bad_sample='skip' to leave them out.", bad)
+            "dataset with on_bad_sample='skip' to leave them out.")
 
     @property
     def vocabulary(self) -> Tuple[str, ...]:

@@ -18,7 +18,8 @@ split of its ``base_class``.
 """
 import json
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
+import warnings
+from typing import List, Optional, Sequence, Tuple, Type, Union
 
 import mmengine.fileio as fileio
 
@@ -231,3 +232,24 @@ def leak_problem(index: int, other_index: int, split: str) -> str:
     return (f'unique_id also used by the {other} sample of sample_info.json entry '
             f'#{other_index} (entry #{index}): the same sample in train and test is a '
             'train/test leak; remove or rename one of them')
+
+
+def report_bad_samples(where: str, bad: Sequence[str], on_bad_sample: str,
+                       error_type: Type[OVCamoDataError], fix: str) -> None:
+    """Report a data set's bad samples at once: one warning (``'skip'``) or one error.
+
+    Args:
+        where (str): The data set and the count, e.g. ``"OVCamoDataset(...): 3 bad samples"``.
+        bad (Sequence[str]): One line per bad sample or file.
+        on_bad_sample (str): ``'skip'`` warns; ``'error'`` raises.
+        error_type (type): The error raised, an :class:`OVCamoDataError` subclass.
+        fix (str): What to do about them, ending the error message.
+
+    Raises:
+        OVCamoDataError: With ``on_bad_sample='error'``; ``problems`` holds ``bad``.
+    """
+    lines = '\n'.join(f'  - {b}' for b in bad)
+    if on_bad_sample == 'skip':
+        warnings.warn(f'{where} skipped (on_bad_sample="skip"):\n{lines}')
+        return
+    raise error_type(f'{where}:\n{lines}\n{fix}', bad)

@@ -159,7 +159,7 @@ def evaluate_set(name: str, model, dataset, metric, cache_file: str, workers: in
     """
     import torch
     from mmengine.dataset import pseudo_collate
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Subset
 
     from mmseg_baclip.evaluation.record_cache import load_records, save_records
     from mmseg_baclip.utils.init_report import quiet_mmengine_logger
@@ -175,7 +175,7 @@ def evaluate_set(name: str, model, dataset, metric, cache_file: str, workers: in
     print(f'[cos] {name}: {len(dataset)} images, {len(dataset.vocabulary)} class names' +
           (f'; {len(by_name)} evaluated before, read from {cache_file}' if by_name else ''),
           flush=True)
-    loader = DataLoader(_Subset(dataset, todo), batch_size=1, num_workers=workers,
+    loader = DataLoader(Subset(dataset, todo), batch_size=1, num_workers=workers,
                         collate_fn=pseudo_collate)
     with torch.no_grad():
         for batch in track_progress(loader, name, total=len(todo)):
@@ -188,19 +188,6 @@ def evaluate_set(name: str, model, dataset, metric, cache_file: str, workers: in
         metrics = metric.compute_metrics(records)
     metrics['num_images'] = len(records)
     return metrics
-
-
-class _Subset:
-    """Items ``indices`` of a dataset, as a sequence (for a DataLoader)."""
-
-    def __init__(self, dataset, indices: List[int]) -> None:
-        self.dataset, self.indices = dataset, list(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int):
-        return self.dataset[self.indices[index]]
 
 
 def table(results: Dict[str, dict]) -> str:
